@@ -1,0 +1,65 @@
+/**
+ * The inference engine's public contract. The engine knows nothing of HTTP or BullMQ: the worker maps its
+ * Config onto EngineOptions, and the score CLI maps its flags onto the same object.
+ */
+
+/** Options for loading an engine; every field but modelDir has a documented default. */
+export interface EngineOptions {
+  /** Directory in HuggingFace layout: config.json, tokenizer.json, onnx/model.onnx. */
+  modelDir: string;
+  /** Max tokens per (query, doc) pair including [CLS]/[SEP]; default 64, capped by the model's limit. */
+  maxLength?: number;
+  /** ONNX Runtime intra-op threads; default os.availableParallelism(). */
+  intraOpThreads?: number;
+  /** Upper bound on padded tokens (rows x longest row) per inference call; bounds memory, not request size. */
+  tokenBudget?: number;
+  /** ONNX Runtime CPU memory arena; default chosen by measurement (see BENCHMARKS.md). */
+  cpuMemArena?: boolean;
+}
+
+export interface ScoreOptions {
+  /** Return raw logits instead of sigmoid(logit). */
+  raw?: boolean;
+}
+
+/** Where the time of one score() call went, for metrics and logs. */
+export interface ScoreTimings {
+  tokenizeMs: number;
+  inferenceMs: number;
+  batches: number;
+  tokens: number;
+}
+
+export interface ScoreResult {
+  /** One score per document, in input order. */
+  scores: number[];
+  timings: ScoreTimings;
+}
+
+export interface EngineInfo {
+  modelDir: string;
+  /** `_name_or_path` from config.json when present, else the directory's name. */
+  modelName: string;
+  maxLength: number;
+  inputNames: readonly string[];
+}
+
+export interface RerankEngine {
+  readonly info: EngineInfo;
+  score(query: string, documents: readonly string[], options?: ScoreOptions): Promise<ScoreResult>;
+  close(): Promise<void>;
+}
+
+export type EngineErrorCode = 'MODEL_NOT_FOUND' | 'MODEL_INVALID' | 'INFERENCE_FAILED';
+
+/** Start-up errors (MODEL_*) are fatal for the process; INFERENCE_FAILED belongs to one call. */
+export class EngineError extends Error {
+  constructor(
+    readonly code: EngineErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'EngineError';
+  }
+}
