@@ -42,6 +42,8 @@ export interface EngineInfo {
   modelName: string;
   maxLength: number;
   inputNames: readonly string[];
+  /** True for generated random-weight models (config.json `rerank_queue.synthetic`): their scores mean nothing. */
+  synthetic: boolean;
 }
 
 export interface RerankEngine {
