@@ -13,6 +13,8 @@ export interface EngineOptions {
   intraOpThreads?: number;
   /** Upper bound on padded tokens (rows x longest row) per inference call; bounds memory, not request size. */
   tokenBudget?: number;
+  /** Upper bound on rows per inference call; default 32 (batch 8-32 is the measured sweet spot at 64 tokens). */
+  maxBatchRows?: number;
   /** ONNX Runtime CPU memory arena; default chosen by measurement (see BENCHMARKS.md). */
   cpuMemArena?: boolean;
 }
@@ -52,9 +54,12 @@ export interface RerankEngine {
   close(): Promise<void>;
 }
 
-export type EngineErrorCode = 'MODEL_NOT_FOUND' | 'MODEL_INVALID' | 'INFERENCE_FAILED';
+export type EngineErrorCode = 'MODEL_NOT_FOUND' | 'MODEL_INVALID' | 'INVALID_OPTIONS' | 'INFERENCE_FAILED';
 
-/** Start-up errors (MODEL_*) are fatal for the process; INFERENCE_FAILED belongs to one call. */
+/**
+ * Start-up errors (MODEL_*, INVALID_OPTIONS: a bad EngineOptions value) are fatal for the process;
+ * INFERENCE_FAILED belongs to one call.
+ */
 export class EngineError extends Error {
   constructor(
     readonly code: EngineErrorCode,

@@ -1,0 +1,59 @@
+/**
+ * The one catalogue of error codes the service returns: stable code, HTTP status, default message.
+ * HTTP bodies are always `{"error": {"code", "message", "details"?}}`; 5xx messages never carry internals.
+ */
+export const ERRORS = {
+  INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
+  VALIDATION_FAILED: { status: 400, message: 'The request does not match the expected shape.' },
+  EMPTY_QUERY: { status: 400, message: 'query must be a non-empty string.' },
+  NO_DOCUMENTS: { status: 400, message: 'documents must hold at least one document.' },
+  INVALID_DOCUMENT: { status: 400, message: 'Each document must be a string or an object {"text": string}.' },
+  UNKNOWN_FIELD: { status: 400, message: 'The request has a field this API does not know.' },
+  INVALID_TOP_K: { status: 400, message: 'top_k must be a positive integer.' },
+  INVALID_PREFER: { status: 400, message: 'The Prefer header has an invalid wait value.' },
+  INVALID_JOB_ID: { status: 400, message: 'The job id is malformed.' },
+  JOB_NOT_FOUND: { status: 404, message: 'No job with this id (it may have expired).' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than the limit.' },
+  TOO_MANY_DOCUMENTS: { status: 413, message: 'The request has more documents than the limit.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the request body as application/json.' },
+  QUEUE_FULL: { status: 429, message: 'Too many jobs are waiting; retry later.' },
+  REDIS_UNAVAILABLE: { status: 503, message: 'The job queue is unreachable; retry later.' },
+  NOT_READY: { status: 503, message: 'The service is not ready.' },
+  INVALID_JOB_DATA: { status: 422, message: 'The job data cannot be processed.' },
+  INFERENCE_FAILED: { status: 500, message: 'The model failed to score the documents.' },
+  INTERNAL_ERROR: { status: 500, message: 'Internal error.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error that knows its code; the HTTP layer turns it into a response, the worker into a job failure. */
+export class ServiceError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string = ERRORS[code].message,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ServiceError';
+    this.status = ERRORS[code].status;
+  }
+}
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERRORS, value);
+}
+
+/** The response body for an error; 5xx bodies keep the catalogue message so internals never leak. */
+export function errorBody(error: ServiceError): ErrorBody {
+  const message = error.status >= 500 ? ERRORS[error.code].message : error.message;
+  const body: ErrorBody = { error: { code: error.code, message } };
+  if (error.details !== undefined && error.status < 500) body.error.details = error.details;
+  return body;
+}

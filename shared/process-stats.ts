@@ -1,0 +1,47 @@
+/**
+ * The seed's process metrics (memory.rss_mb, memory.vms_mb, cpu_percent, num_threads), measured the same way
+ * for the API and the worker. Linux /proc gives VmSize and the thread count; elsewhere they fall back.
+ */
+import { readFileSync } from 'node:fs';
+
+export interface ProcessStats {
+  memory: { rss_mb: number; vms_mb: number };
+  cpu_percent: number;
+  num_threads: number;
+}
+
+const MB = 1024 * 1024;
+const round1 = (value: number) => Math.round(value * 10) / 10;
+
+function procStatusField(name: string): number | undefined {
+  try {
+    const match = readFileSync('/proc/self/status', 'utf8').match(new RegExp(`^${name}:\\s+(\\d+)`, 'm'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU percent is measured between successive calls (like psutil's cpu_percent(interval=None)). */
+export class ProcessStatsSampler {
+  private lastCpu = process.cpuUsage();
+  private lastTime = process.hrtime.bigint();
+
+  sample(): ProcessStats {
+    const cpu = process.cpuUsage();
+    const now = process.hrtime.bigint();
+    const cpuMicros = cpu.user - this.lastCpu.user + (cpu.system - this.lastCpu.system);
+    const wallMicros = Number(now - this.lastTime) / 1_000;
+    this.lastCpu = cpu;
+    this.lastTime = now;
+    const vmsKb = procStatusField('VmSize');
+    return {
+      memory: {
+        rss_mb: round1(process.memoryUsage.rss() / MB),
+        vms_mb: round1(vmsKb === undefined ? 0 : vmsKb / 1024),
+      },
+      cpu_percent: wallMicros > 0 ? round1((100 * cpuMicros) / wallMicros) : 0,
+      num_threads: procStatusField('Threads') ?? 1,
+    };
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Queue wiring both processes share: names, job payload and result types, key prefix, job options and
+ * Redis connection factories. Neither the API nor the worker builds these on its own.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import type { DefaultJobOptions } from 'bullmq';
+import type { Config } from './config.ts';
+
+export const QUEUE_NAME = 'rerank';
+export const RERANK_JOB = 'rerank';
+
+/** What the API enqueues: already validated and normalised (documents as plain strings). */
+export interface RerankJobData {
+  query: string;
+  documents: string[];
+  /** Raw logits instead of sigmoid scores. */
+  raw: boolean;
+  /** Model and max length the API asked for; part of the dedupe key, checked by the worker. */
+  model: string;
+  maxLength: number;
+}
+
+/** What the worker returns: one score per document in input order, plus where the time went. */
+export interface RerankJobResult {
+  scores: number[];
+  model: string;
+  workerId: string;
+  timings: { queueMs: number; tokenizeMs: number; inferenceMs: number };
+}
+
+/** BullMQ key prefix; braces make it a Redis Cluster hash tag so a queue's keys share one slot. */
+export function keyPrefix(config: Pick<Config, 'QUEUE_PREFIX'>): string {
+  return `{${config.QUEUE_PREFIX}}`;
+}
+
+export function redisUrl(config: Pick<Config, 'REDIS_URL'>): string {
+  return config.REDIS_URL ?? 'redis://127.0.0.1:6379';
+}
+
+export type ConnectionRole = 'producer' | 'blocking';
+
+/**
+ * producer: commands fail at once while Redis is down (enableOfflineQueue false), so HTTP requests answer 503
+ * instead of hanging. blocking: for Worker and QueueEvents, which BullMQ requires to retry forever.
+ */
+export function createRedisConnection(config: Pick<Config, 'REDIS_URL'>, role: ConnectionRole): Redis {
+  const options: RedisOptions =
+    role === 'producer'
+      ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 }
+      : { maxRetriesPerRequest: null, enableOfflineQueue: true };
+  return new Redis(redisUrl(config), {
+    ...options,
+    lazyConnect: false,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
+  });
+}
+
+/** Retention and retry policy for every rerank job. */
+export function defaultJobOptions(config: Config): DefaultJobOptions {
+  return {
+    attempts: config.JOB_ATTEMPTS,
+    backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS },
+    removeOnComplete: { count: config.RETAIN_COMPLETED_COUNT, age: config.RETAIN_COMPLETED_SECONDS },
+    removeOnFail: { count: config.RETAIN_FAILED_COUNT, age: config.RETAIN_FAILED_SECONDS },
+  };
+}
+
+export function eventStreamOptions(config: Config): { events: { maxLen: number } } {
+  return { events: { maxLen: config.EVENTS_MAX_LEN } };
+}

@@ -1,0 +1,51 @@
+/**
+ * Workers publish their own metrics to Redis; the API lists them. Each report is a key with an expiry, indexed
+ * in a sorted set by report time, so a dead worker drops out by itself. All keys share the queue's hash tag.
+ */
+import type { Redis } from 'ioredis';
+import type { ProcessStats } from './process-stats.ts';
+
+export interface WorkerReport extends ProcessStats {
+  worker_id: string;
+  hostname: string;
+  pid: number;
+  model: string;
+  /** Generated random-weight model: its scores mean nothing. */
+  model_synthetic: boolean;
+  max_length: number;
+  jobs: { completed: number; failed: number; active: number };
+  /** Per-stage latency of recent jobs, milliseconds. */
+  latency_ms: Record<string, { p50: number; p99: number; count: number }>;
+  started_at: string;
+  reported_at: string;
+}
+
+const indexKey = (prefix: string) => `${prefix}:workers`;
+const reportKey = (prefix: string, workerId: string) => `${prefix}:workers:${workerId}`;
+
+export async function publishWorkerReport(
+  redis: Redis,
+  prefix: string,
+  report: WorkerReport,
+  ttlMs: number,
+): Promise<void> {
+  await redis
+    .multi()
+    .set(reportKey(prefix, report.worker_id), JSON.stringify(report), 'PX', ttlMs)
+    .zadd(indexKey(prefix), Date.parse(report.reported_at), report.worker_id)
+    .exec();
+}
+
+export async function removeWorkerReport(redis: Redis, prefix: string, workerId: string): Promise<void> {
+  await redis.multi().del(reportKey(prefix, workerId)).zrem(indexKey(prefix), workerId).exec();
+}
+
+/** Live workers: those whose report has not expired. Stale index entries are pruned on the way. */
+export async function listWorkerReports(redis: Redis, prefix: string, maxAgeMs: number): Promise<WorkerReport[]> {
+  const oldest = Date.now() - maxAgeMs;
+  await redis.zremrangebyscore(indexKey(prefix), '-inf', `(${oldest}`);
+  const ids = await redis.zrange(indexKey(prefix), '0', '-1');
+  if (ids.length === 0) return [];
+  const values = await redis.mget(ids.map((id) => reportKey(prefix, id)));
+  return values.filter((value): value is string => value !== null).map((value) => JSON.parse(value) as WorkerReport);
+}
