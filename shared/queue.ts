@@ -5,6 +5,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { DefaultJobOptions } from 'bullmq';
 import type { Config } from './config.ts';
+import { ERRORS, isErrorCode, type ErrorCode } from './errors.ts';
 
 export const QUEUE_NAME = 'rerank';
 export const RERANK_JOB = 'rerank';
@@ -15,7 +16,7 @@ export interface RerankJobData {
   documents: string[];
   /** Raw logits instead of sigmoid scores. */
   raw: boolean;
-  /** Model and max length the API asked for; part of the dedupe key, checked by the worker. */
+  /** Model and max length from the API's config: part of the dedupe key, shown on the dashboard. */
   model: string;
   maxLength: number;
 }
@@ -26,6 +27,20 @@ export interface RerankJobResult {
   model: string;
   workerId: string;
   timings: { queueMs: number; tokenizeMs: number; inferenceMs: number };
+}
+
+/**
+ * A failed job's reason travels through BullMQ as a string; it starts with an error code from the catalogue so
+ * GET /jobs/:id can report `{code, message}`.
+ */
+export function formatFailure(code: ErrorCode, message: string): string {
+  return `${code}: ${message}`;
+}
+
+export function parseFailure(reason: string | undefined): { code: ErrorCode; message: string } {
+  const match = reason?.match(/^([A-Z_]+): (.*)$/s);
+  if (match && isErrorCode(match[1])) return { code: match[1], message: match[2] ?? '' };
+  return { code: 'INTERNAL_ERROR', message: ERRORS.INTERNAL_ERROR.message };
 }
 
 /** BullMQ key prefix; braces make it a Redis Cluster hash tag so a queue's keys share one slot. */

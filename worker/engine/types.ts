@@ -24,11 +24,18 @@ export interface ScoreOptions {
   raw?: boolean;
 }
 
-/** Where the time of one score() call went, for metrics and logs. */
+/**
+ * Where the time of one score() call went, for metrics and logs. Tokenization of the next chunk overlaps
+ * inference of the current one, so tokenizeMs + inferenceMs can exceed the call's wall time.
+ */
 export interface ScoreTimings {
+  /** Wall time from submitting a chunk's pairs to the tokenizer until all its encodings arrived, summed. */
   tokenizeMs: number;
+  /** Wall time of the ONNX Runtime calls, summed. */
   inferenceMs: number;
+  /** Number of inference calls. */
   batches: number;
+  /** Real (unpadded) tokens of all pairs, special tokens included. */
   tokens: number;
 }
 

@@ -1,0 +1,115 @@
+/**
+ * Real service processes for integration tests: spawn an entry file with tsx, collect its JSON log lines, wait
+ * for a line that says it is ready (with a deadline, never a sleep), and stop it cleanly at the end.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+
+export interface LogLine {
+  msg?: string;
+  level?: number;
+  [field: string]: unknown;
+}
+
+export interface ServiceProcess {
+  readonly child: ChildProcess;
+  readonly lines: LogLine[];
+  /** stderr and non-JSON stdout, for failure messages. */
+  readonly rawOutput: string[];
+  waitForLine(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  waitForExit(timeoutMs?: number): Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface SpawnOptions {
+  /** Repo-relative entry file, e.g. 'api/main.ts'. */
+  entry: string;
+  env: Record<string, string>;
+  args?: string[];
+}
+
+export function spawnService(options: SpawnOptions): ServiceProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(REPO_ROOT, options.entry), ...(options.args ?? [])], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: LogLine[] = [];
+  const rawOutput: string[] = [];
+  const waiters = new Set<{ predicate: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
+
+  createInterface({ input: child.stdout! }).on('line', (text) => {
+    let line: LogLine;
+    try {
+      line = JSON.parse(text) as LogLine;
+    } catch {
+      rawOutput.push(text);
+      return;
+    }
+    lines.push(line);
+    for (const waiter of waiters) if (waiter.predicate(line)) waiter.resolve(line);
+  });
+  createInterface({ input: child.stderr! }).on('line', (text) => rawOutput.push(text));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+
+  const describe = () => `${options.entry} output:\n${[...lines.map((l) => JSON.stringify(l)), ...rawOutput].join('\n')}`;
+
+  return {
+    child,
+    lines,
+    rawOutput,
+    waitForLine(predicate, timeoutMs = 30_000) {
+      const seen = lines.find(predicate);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolvePromise, reject) => {
+        const waiter = {
+          predicate,
+          resolve: (line: LogLine) => {
+            cleanup();
+            resolvePromise(line);
+          },
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`timed out after ${timeoutMs} ms waiting for a log line; ${describe()}`));
+        }, timeoutMs);
+        const onExit = (code: number | null) => {
+          cleanup();
+          reject(new Error(`process exited (${code}) before the awaited log line; ${describe()}`));
+        };
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(waiter);
+          child.off('exit', onExit);
+        };
+        waiters.add(waiter);
+        child.once('exit', onExit);
+      });
+    },
+    async waitForExit(timeoutMs = 30_000) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${options.entry} did not exit in ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        return await Promise.race([exited, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      try {
+        return await this.waitForExit(15_000);
+      } catch {
+        child.kill('SIGKILL');
+        return await exited;
+      }
+    },
+  };
+}
