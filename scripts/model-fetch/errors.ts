@@ -44,6 +44,8 @@ export interface ErrorContext {
 
 export class FetchError extends Error {
   readonly code: FetchErrorCode;
+  /** What went wrong, without file, URL or hint: short enough for a progress line. */
+  readonly detail: string;
   readonly file: string | undefined;
   readonly url: string | undefined;
   readonly status: number | undefined;
@@ -55,6 +57,7 @@ export class FetchError extends Error {
     super(`${file}${detail}${url} - ${FETCH_ERRORS[code].hint}`, { cause: context.cause });
     this.name = 'FetchError';
     this.code = code;
+    this.detail = detail;
     this.file = context.file;
     this.url = context.url;
     this.status = context.status;
@@ -98,7 +101,7 @@ export function errorForNetwork(error: unknown, context: ErrorContext): FetchErr
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
   const code = (cause as { code?: unknown } | undefined)?.code;
   const text = cause instanceof Error ? cause.message : String(cause);
-  const detail = typeof code === 'string' && !text.includes(code) ? `${code} ${text}` : text;
+  const detail = typeof code === 'string' && !text.includes(code) ? `${code} ${text}`.trim() : text;
   const kind = typeof code === 'string' && UNREACHABLE_CAUSES.has(code) ? 'E_UNREACHABLE' : 'E_NETWORK';
   return new FetchError(kind, `network error: ${detail}`, { ...context, cause: error });
 }
