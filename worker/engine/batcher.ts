@@ -41,7 +41,11 @@ export interface PaddedBatch {
   tokenTypeIds: BigInt64Array;
 }
 
-/** Pads the selected pairs to the batch's longest row: pad id in ids, 0 in mask and type ids. */
+/**
+ * Pads the selected pairs to the batch's longest row: pad id in ids, 0 in mask and type ids. Writes the int64s
+ * through 32-bit views (low word = value, high word = 0; ids are small and non-negative, x86/ARM are
+ * little-endian), which avoids a BigInt allocation per token on the main thread, where inference also runs.
+ */
 export function padBatch(pairs: readonly EncodedPair[], indices: readonly number[], padId: number): PaddedBatch {
   const selected = indices.map((i) => {
     const pair = pairs[i];
@@ -50,15 +54,19 @@ export function padBatch(pairs: readonly EncodedPair[], indices: readonly number
   });
   const seqLen = Math.max(1, ...selected.map((p) => p.ids.length));
   const size = selected.length * seqLen;
-  const inputIds = new BigInt64Array(size).fill(BigInt(padId));
+  const inputIds = new BigInt64Array(size);
   const attentionMask = new BigInt64Array(size);
   const tokenTypeIds = new BigInt64Array(size);
+  const ids32 = new Int32Array(inputIds.buffer);
+  const mask32 = new Int32Array(attentionMask.buffer);
+  const types32 = new Int32Array(tokenTypeIds.buffer);
   selected.forEach((pair, row) => {
-    const offset = row * seqLen;
-    for (let t = 0; t < pair.ids.length; t++) {
-      inputIds[offset + t] = BigInt(pair.ids[t] ?? padId);
-      attentionMask[offset + t] = 1n;
-      tokenTypeIds[offset + t] = BigInt(pair.typeIds[t] ?? 0);
+    const offset = 2 * row * seqLen;
+    for (let t = 0; t < seqLen; t++) {
+      const real = t < pair.ids.length;
+      ids32[offset + 2 * t] = real ? (pair.ids[t] as number) : padId;
+      mask32[offset + 2 * t] = real ? 1 : 0;
+      types32[offset + 2 * t] = real ? (pair.typeIds[t] ?? 0) : 0;
     }
   });
   return { rows: selected.length, seqLen, inputIds, attentionMask, tokenTypeIds };

@@ -24,12 +24,12 @@ export interface ScoreOptions {
   raw?: boolean;
 }
 
-/**
- * Where the time of one score() call went, for metrics and logs. Tokenization of the next chunk overlaps
- * inference of the current one, so tokenizeMs + inferenceMs can exceed the call's wall time.
- */
+/** Where the time of one score() call went, for metrics and logs. */
 export interface ScoreTimings {
-  /** Wall time from submitting a chunk's pairs to the tokenizer until all its encodings arrived, summed. */
+  /**
+   * Time the call waited for the tokenizer. Tokenization of the next chunk runs behind inference of the current
+   * one; only the part not hidden that way is counted, i.e. what tokenization added to the call's latency.
+   */
   tokenizeMs: number;
   /** Wall time of the ONNX Runtime calls, summed. */
   inferenceMs: number;
