@@ -41,6 +41,7 @@ export class PrivateRedis {
     const deadline = Date.now() + 10_000;
     for (;;) {
       const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => undefined); // refused while the server starts: connect() rejects, which we handle
       try {
         await client.connect();
         if ((await client.ping()) === 'PONG') return;

@@ -1,0 +1,17 @@
+/**
+ * A cheap look at MODEL_DIR before anything starts, so `npm start` fails in milliseconds with the fix instead of
+ * a worker that exits (and is restarted, and exits) in a loop. The worker validates the files fully on load.
+ */
+import { statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { MODEL_FIX_HINT } from '../../worker/model-hint.ts';
+
+export const MODEL_FILES = ['config.json', join('onnx', 'model.onnx'), 'tokenizer.json'] as const;
+
+/** Why `dir` holds no model (missing files named, with the fix), or undefined when the files are there. */
+export function modelDirProblem(dir: string): string | undefined {
+  const absolute = resolve(dir);
+  const missing = MODEL_FILES.filter((file) => !statSync(join(absolute, file), { throwIfNoEntry: false })?.isFile());
+  if (missing.length === 0) return undefined;
+  return `No model in MODEL_DIR=${absolute} (missing ${missing.join(', ')}). ${MODEL_FIX_HINT}`;
+}

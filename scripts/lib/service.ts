@@ -1,0 +1,74 @@
+/**
+ * `npm start` and `npm run demo`: validate config, check the model, make sure Redis is there, then run the API
+ * and one worker under the supervisor until SIGTERM/SIGINT. Returns the process exit code.
+ */
+import { ConfigError, loadConfig, readEnv, type Config } from '../../shared/config.ts';
+import { createLogger } from '../../shared/logger.ts';
+import { modelDirProblem } from './model-check.ts';
+import { RedisUnavailableError, ensureRedis, type RedisAddress, type RedisHandle } from './redis-bootstrap.ts';
+import { Supervisor, type Backoff, type ChildSpec } from './supervisor.ts';
+
+export const SERVICE_CHILDREN: readonly ChildSpec[] = [
+  { name: 'api', entry: 'api/main.ts', restart: false },
+  { name: 'worker', entry: 'worker/main.ts', restart: true },
+];
+
+/** The Redis everyone runs locally; probed when REDIS_URL is unset. */
+export const DEFAULT_REDIS: RedisAddress = { host: '127.0.0.1', port: 6379 };
+
+export interface RunServiceOptions {
+  /** Repository root: children's working directory (config, `.env` and relative MODEL_DIR resolve from it). */
+  cwd: string;
+  /** Settings that win over the environment and `.env`, e.g. the demo's MODEL_DIR. */
+  overrides?: Record<string, string>;
+  probe?: RedisAddress;
+  backoff?: Backoff;
+}
+
+export async function runService(options: RunServiceOptions): Promise<number> {
+  const overrides = options.overrides ?? {};
+  let config: Config;
+  try {
+    config = loadConfig({ ...readEnv(), ...overrides });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return 1;
+  }
+  const logger = createLogger(config, 'supervisor');
+  const problem = modelDirProblem(config.MODEL_DIR);
+  if (problem) {
+    logger.fatal({ modelDir: config.MODEL_DIR }, problem);
+    return 1;
+  }
+  let redis: RedisHandle;
+  try {
+    redis = await ensureRedis({ redisUrl: config.REDIS_URL, probe: options.probe ?? DEFAULT_REDIS, logger });
+  } catch (error) {
+    if (!(error instanceof RedisUnavailableError)) throw error;
+    logger.fatal(error.message);
+    return 1;
+  }
+
+  const supervisor = new Supervisor({
+    children: SERVICE_CHILDREN,
+    cwd: options.cwd,
+    env: { ...process.env, ...overrides, REDIS_URL: redis.url },
+    logger,
+    backoff: options.backoff,
+  });
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'stopping the service');
+    void supervisor.stop(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  supervisor.start();
+  const code = await supervisor.done;
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  await redis.stop();
+  if (redis.isPrivate) logger.info({ url: redis.url }, 'private redis-server stopped');
+  logger.info({ code }, 'service stopped');
+  return code;
+}

@@ -1,0 +1,137 @@
+/**
+ * Worker entry: config -> logger -> load and warm the model -> consume rerank jobs -> publish metrics.
+ * The model is loaded before the first job is taken, so no job ever pays for it. On SIGTERM/SIGINT the worker
+ * stops taking jobs, lets the active one finish, leaves the registry and frees the model and Redis.
+ */
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { Worker } from 'bullmq';
+import { ConfigError, loadConfig, readEnv, type Config } from '../shared/config.ts';
+import { createLogger, type Logger } from '../shared/logger.ts';
+import {
+  QUEUE_NAME,
+  createRedisConnection,
+  keyPrefix,
+  parseFailure,
+  type RerankJobData,
+  type RerankJobResult,
+} from '../shared/queue.ts';
+import { EngineError, loadEngine, type RerankEngine } from './engine/index.ts';
+import { MODEL_FIX_HINT } from './model-hint.ts';
+import { createProcessor } from './processor.ts';
+import { WorkerReporter } from './reporter.ts';
+import { closeInSteps } from './shutdown.ts';
+import { WorkerStats } from './stats.ts';
+import { throttledErrorLog } from './throttle.ts';
+
+async function loadModel(config: Config, logger: Logger): Promise<RerankEngine | undefined> {
+  try {
+    return await loadEngine({
+      modelDir: config.MODEL_DIR,
+      maxLength: config.MAX_SEQ_LENGTH,
+      intraOpThreads: config.INTRA_OP_THREADS,
+      tokenBudget: config.TOKEN_BUDGET,
+    });
+  } catch (error) {
+    if (!(error instanceof EngineError)) throw error;
+    const modelDir = resolve(config.MODEL_DIR);
+    logger.fatal({ code: error.code, modelDir, reason: error.message }, `Cannot load the model from ${modelDir}. ${MODEL_FIX_HINT}`);
+    return undefined;
+  }
+}
+
+async function main(): Promise<number> {
+  let config: Config;
+  try {
+    config = loadConfig(readEnv());
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return 1;
+  }
+  const logger = createLogger(config, 'worker');
+  const engine = await loadModel(config, logger);
+  if (!engine) return 1;
+  const { info } = engine;
+  if (info.synthetic) {
+    logger.warn({ modelDir: info.modelDir }, 'synthetic model with random weights: its scores are meaningless');
+  }
+
+  const workerId = `${hostname()}-${process.pid}`;
+  const prefix = keyPrefix(config);
+  const stats = new WorkerStats();
+  const connection = createRedisConnection(config, 'blocking');
+  const reporterRedis = createRedisConnection(config, 'producer');
+  // ioredis reconnects by itself; an outage shows as failed beats, which the reporter logs once.
+  reporterRedis.on('error', () => undefined);
+  const worker = new Worker<RerankJobData, RerankJobResult>(
+    QUEUE_NAME,
+    createProcessor({ engine, workerId, model: config.MODEL_NAME, stats }),
+    { connection, prefix, concurrency: config.WORKER_CONCURRENCY },
+  );
+  worker.on('error', throttledErrorLog(logger, 'worker error'));
+  worker.on('failed', (job, error) => {
+    const { code } = parseFailure(error.message);
+    logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, code, reason: error.message }, 'job failed');
+  });
+  const reporter = new WorkerReporter({
+    redis: reporterRedis,
+    prefix,
+    intervalMs: config.WORKER_HEARTBEAT_MS,
+    identity: {
+      workerId,
+      hostname: hostname(),
+      pid: process.pid,
+      model: config.MODEL_NAME,
+      synthetic: info.synthetic,
+      maxLength: info.maxLength,
+      startedAt: new Date(),
+    },
+    stats,
+    logger,
+  });
+
+  const close = closeInSteps(
+    [
+      // Waits for the active job: it completes and its result is stored before anything else goes away. With
+      // Redis unreachable and no job running there is nothing to wait for, and a plain close() would hang.
+      { name: 'worker', run: () => worker.close(connection.status !== 'ready' && stats.active === 0) },
+      { name: 'reporter', run: () => reporter.close() },
+      { name: 'engine', run: () => engine.close() },
+      { name: 'redis', run: () => connection.disconnect() },
+      { name: 'reporter redis', run: () => reporterRedis.disconnect() },
+    ],
+    logger,
+  );
+  let stopping: Promise<number> | undefined;
+  /** Idempotent: a second signal (Ctrl-C reaches both the supervisor and its children) joins the first close. */
+  const stop = (reason: Record<string, unknown>, failed = false): Promise<number> => {
+    stopping ??= (async () => {
+      logger.info({ ...reason, activeJobs: stats.active }, 'worker stopping: finishing the active job');
+      const ok = await close();
+      logger.info({ workerId }, 'worker stopped');
+      return ok && !failed ? 0 : 1;
+    })();
+    return stopping;
+  };
+  const stopped = new Promise<number>((resolveStopped) => {
+    const onSignal = (signal: NodeJS.Signals) => void stop({ signal }).then(resolveStopped);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    // Not awaited before the signal handlers: a signal while Redis is still unreachable must still stop the worker.
+    (async () => {
+      await worker.waitUntilReady();
+      await reporter.start();
+      if (stopping) return;
+      const { modelName, synthetic, maxLength } = info;
+      logger.info({ workerId, model: config.MODEL_NAME, modelName, synthetic, maxLength }, 'worker ready');
+    })().catch((error: unknown) => {
+      if (stopping) return;
+      logger.fatal({ err: error }, 'worker could not start consuming jobs');
+      void stop({ reason: 'start-up failed' }, true).then(resolveStopped);
+    });
+  });
+  return stopped;
+}
+
+process.exitCode = await main();

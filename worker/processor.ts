@@ -1,0 +1,67 @@
+/**
+ * One job: check its data, score it with the engine, return the result with where the time went. Bad data can
+ * never succeed, so it fails without retries; an inference error may be transient, so BullMQ retries it.
+ */
+import { UnrecoverableError, type Job } from 'bullmq';
+import { formatFailure, type RerankJobData, type RerankJobResult } from '../shared/queue.ts';
+import type { RerankEngine } from './engine/index.ts';
+import type { WorkerStats } from './stats.ts';
+
+export interface ProcessorOptions {
+  engine: Pick<RerankEngine, 'score'>;
+  workerId: string;
+  /** The configured model name, the same one the API puts in job data and dedupe keys. */
+  model: string;
+  stats: WorkerStats;
+}
+
+/** The fields of a BullMQ job the processor reads; tests pass plain objects. */
+export type ProcessableJob = Pick<Job<unknown>, 'data' | 'timestamp' | 'processedOn'>;
+
+type ScoredInput = Pick<RerankJobData, 'query' | 'documents' | 'raw'>;
+
+/** Why the data cannot be scored, or undefined when its shape is right. */
+export function jobDataProblem(data: unknown): string | undefined {
+  if (typeof data !== 'object' || data === null) return 'job data must be an object';
+  const { query, documents, raw } = data as Record<string, unknown>;
+  if (typeof query !== 'string') return 'query must be a string';
+  if (!Array.isArray(documents)) return 'documents must be an array of strings';
+  const bad = documents.findIndex((document) => typeof document !== 'string');
+  if (bad !== -1) return `documents[${bad}] must be a string`;
+  if (typeof raw !== 'boolean') return 'raw must be a boolean';
+  return undefined;
+}
+
+export function createProcessor(options: ProcessorOptions): (job: ProcessableJob) => Promise<RerankJobResult> {
+  const { engine, workerId, model, stats } = options;
+  return async (job) => {
+    const problem = jobDataProblem(job.data);
+    if (problem !== undefined) {
+      stats.failed += 1;
+      throw new UnrecoverableError(formatFailure('INVALID_JOB_DATA', problem));
+    }
+    const { query, documents, raw } = job.data as ScoredInput;
+    const started = performance.now();
+    // processedOn is when BullMQ handed the job to this attempt; after a retry the wait includes the backoff.
+    const queueMs = Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp);
+    stats.active += 1;
+    try {
+      const { scores, timings } = await engine.score(query, documents, { raw });
+      const totalMs = queueMs + (performance.now() - started);
+      stats.latency.record({ queue: queueMs, tokenize: timings.tokenizeMs, inference: timings.inferenceMs, total: totalMs });
+      stats.completed += 1;
+      return {
+        scores,
+        model,
+        workerId,
+        timings: { queueMs, tokenizeMs: timings.tokenizeMs, inferenceMs: timings.inferenceMs },
+      };
+    } catch (error) {
+      stats.failed += 1;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(formatFailure('INFERENCE_FAILED', reason), { cause: error });
+    } finally {
+      stats.active -= 1;
+    }
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * Publishes this worker's metrics to Redis every heartbeat. Each report expires after three missed beats, so a
+ * worker that is killed drops out of /metrics by itself; a graceful close removes it at once. Redis being away
+ * only costs reports: failures are logged once per outage and the next beat tries again.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from '../shared/logger.ts';
+import { ProcessStatsSampler } from '../shared/process-stats.ts';
+import { publishWorkerReport, removeWorkerReport, type WorkerReport } from '../shared/worker-registry.ts';
+import type { WorkerStats } from './stats.ts';
+
+/** Who this worker is; fixed for its lifetime. */
+export interface WorkerIdentity {
+  workerId: string;
+  hostname: string;
+  pid: number;
+  model: string;
+  synthetic: boolean;
+  maxLength: number;
+  startedAt: Date;
+}
+
+export interface ReporterOptions {
+  /** A fail-fast connection (the 'producer' role), so a beat during an outage errors instead of queueing. */
+  redis: Redis;
+  /** keyPrefix(config): the registry lives under the queue's hash tag. */
+  prefix: string;
+  intervalMs: number;
+  identity: WorkerIdentity;
+  stats: WorkerStats;
+  logger: Logger;
+}
+
+/** Three missed beats: one late beat (GC pause, slow Redis) must not make a live worker vanish. */
+export const REPORT_TTL_BEATS = 3;
+
+export class WorkerReporter {
+  private readonly sampler = new ProcessStatsSampler();
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> = Promise.resolve();
+  private failing = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: ReporterOptions) {}
+
+  /** Publishes the first report (so the worker is listed before it says it is ready), then one per beat. */
+  async start(): Promise<void> {
+    const { redis } = this.options;
+    // The connection is fail-fast: a beat sent before it is up would only log a spurious failure.
+    if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+    if (!this.closing) await this.beat();
+  }
+
+  private report(): WorkerReport {
+    const { identity, stats } = this.options;
+    return {
+      worker_id: identity.workerId,
+      hostname: identity.hostname,
+      pid: identity.pid,
+      ...this.sampler.sample(),
+      model: identity.model,
+      model_synthetic: identity.synthetic,
+      max_length: identity.maxLength,
+      jobs: stats.jobs(),
+      latency_ms: stats.latency.summary(),
+      started_at: identity.startedAt.toISOString(),
+      reported_at: new Date().toISOString(),
+    };
+  }
+
+  /** Stops the beat and removes this worker's entry; idempotent, and never throws (the entry expires anyway). */
+  close(): Promise<void> {
+    this.closing ??= this.stop();
+    return this.closing;
+  }
+
+  private async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    await this.inFlight;
+    const { redis, prefix, identity, logger } = this.options;
+    try {
+      await removeWorkerReport(redis, prefix, identity.workerId);
+    } catch (error) {
+      logger.warn({ err: error }, 'worker report not removed; it expires by itself');
+    }
+  }
+
+  private beat(): Promise<void> {
+    this.inFlight = this.publish().finally(() => {
+      if (this.closing) return;
+      this.timer = setTimeout(() => void this.beat(), this.options.intervalMs);
+      // The beat alone must never keep the process alive.
+      this.timer.unref();
+    });
+    return this.inFlight;
+  }
+
+  private async publish(): Promise<void> {
+    const { redis, prefix, intervalMs, logger } = this.options;
+    try {
+      await publishWorkerReport(redis, prefix, this.report(), intervalMs * REPORT_TTL_BEATS);
+      if (this.failing) logger.info('worker report published again');
+      this.failing = false;
+    } catch (error) {
+      if (!this.failing) logger.warn({ err: error }, 'worker report not published; retrying every heartbeat');
+      this.failing = true;
+    }
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Graceful close as a list of named steps. Every step runs even if an earlier one failed (a Redis error must not
+ * leave the model loaded or a connection open), and calling close again returns the first call's promise.
+ */
+import type { Logger } from '../shared/logger.ts';
+
+export interface CloseStep {
+  name: string;
+  run: () => Promise<unknown> | unknown;
+}
+
+/** Returns an idempotent close that resolves true when every step succeeded. */
+export function closeInSteps(steps: readonly CloseStep[], logger: Logger): () => Promise<boolean> {
+  let closing: Promise<boolean> | undefined;
+  const runAll = async () => {
+    let ok = true;
+    for (const step of steps) {
+      try {
+        await step.run();
+      } catch (error) {
+        ok = false;
+        logger.error({ err: error, step: step.name }, 'close step failed; continuing');
+      }
+    }
+    return ok;
+  };
+  return () => {
+    closing ??= runAll();
+    return closing;
+  };
+}
