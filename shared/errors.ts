@@ -12,6 +12,8 @@ export const ERRORS = {
   INVALID_TOP_K: { status: 400, message: 'top_k must be a positive integer.' },
   INVALID_PREFER: { status: 400, message: 'The Prefer header has an invalid wait value.' },
   INVALID_JOB_ID: { status: 400, message: 'The job id is malformed.' },
+  BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
+  UNAUTHORIZED: { status: 401, message: 'Credentials are required for this route.' },
   JOB_NOT_FOUND: { status: 404, message: 'No job with this id (it may have expired).' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than the limit.' },

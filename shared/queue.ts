@@ -56,18 +56,19 @@ export type ConnectionRole = 'producer' | 'blocking';
 
 /**
  * producer: commands fail at once while Redis is down (enableOfflineQueue false), so HTTP requests answer 503
- * instead of hanging. blocking: for Worker and QueueEvents, which BullMQ requires to retry forever.
+ * instead of hanging; commandTimeout bounds a command sent just before Redis stopped answering. blocking: for
+ * Worker and QueueEvents, which BullMQ requires to retry forever.
  */
-export function createRedisConnection(config: Pick<Config, 'REDIS_URL'>, role: ConnectionRole): Redis {
+export function redisOptions(role: ConnectionRole): RedisOptions & { retryStrategy: (attempt: number) => number } {
   const options: RedisOptions =
     role === 'producer'
-      ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 }
+      ? { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, commandTimeout: 5_000 }
       : { maxRetriesPerRequest: null, enableOfflineQueue: true };
-  return new Redis(redisUrl(config), {
-    ...options,
-    lazyConnect: false,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
-  });
+  return { ...options, lazyConnect: false, retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000) };
+}
+
+export function createRedisConnection(config: Pick<Config, 'REDIS_URL'>, role: ConnectionRole): Redis {
+  return new Redis(redisUrl(config), redisOptions(role));
 }
 
 /** Retention and retry policy for every rerank job. */

@@ -1,0 +1,111 @@
+/**
+ * The API application: shared resources as plugins (redis -> queue -> job waiter), then routes. Every error a
+ * request can meet goes through toServiceError and leaves as {"error": {code, message, details?}}.
+ */
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { Config } from '../shared/config.ts';
+import { ServiceError, errorBody } from '../shared/errors.ts';
+import { createLogger, type Logger } from '../shared/logger.ts';
+import { ProcessStatsSampler } from '../shared/process-stats.ts';
+import { toServiceError } from './errors.ts';
+import { dashboardPlugin } from './plugins/dashboard.ts';
+import { jobWaiterPlugin } from './plugins/job-waiter.ts';
+import { queuePlugin } from './plugins/queue.ts';
+import { redisPlugin } from './plugins/redis.ts';
+import { healthRoutes } from './routes/health.ts';
+import { jobRoutes } from './routes/jobs.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+import { rerankRoutes } from './routes/rerank.ts';
+import type { StatusDeps } from './services/status.ts';
+
+export interface AppDeps {
+  /** Defaults to the service's pino logger at config.LOG_LEVEL. */
+  logger?: Logger;
+}
+
+/** Errors a retry can cure: Retry-After says when it is worth trying again. */
+const RETRY_AFTER_SECONDS: Partial<Record<ServiceError['code'], string>> = {
+  QUEUE_FULL: '1',
+  REDIS_UNAVAILABLE: '1',
+};
+
+function parseJson(_request: unknown, body: string, done: (error: Error | null, value?: unknown) => void): void {
+  if (body === '') return done(new ServiceError('INVALID_JSON', 'The request body is empty.'));
+  try {
+    done(null, JSON.parse(body));
+  } catch (error) {
+    done(new ServiceError('INVALID_JSON', undefined, { reason: (error as Error).message }));
+  }
+}
+
+function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const serviceError = toServiceError(error);
+  // An outage of Redis is logged once by the redis plugin, not once per request.
+  if (serviceError.status >= 500 && serviceError.code !== 'REDIS_UNAVAILABLE') {
+    request.log.error({ err: error, code: serviceError.code }, 'request failed');
+  }
+  const retryAfter = RETRY_AFTER_SECONDS[serviceError.code];
+  if (retryAfter) reply.header('Retry-After', retryAfter);
+  return reply.code(serviceError.status).send(errorBody(serviceError));
+}
+
+export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    // Our pino is a newer major than the one Fastify's types are written against; it is compatible at runtime.
+    loggerInstance: (deps.logger ?? createLogger(config, 'api')) as FastifyBaseLogger,
+    bodyLimit: config.MAX_BODY_BYTES,
+    // One line per request at 1,000 requests a second is noise; errors are logged by sendError.
+    logController: new LogController({ disableRequestLogging: true }),
+    // A malformed URL is the client's error like any other.
+    frameworkErrors: (error, request, reply) => sendError(error, request, reply),
+    // Refuse what does not match instead of fixing it up: no type coercion ("3" is not a top_k), and unknown
+    // fields are errors rather than silently removed.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    return503OnClosing: false,
+  });
+
+  // JSON only: any other content type (text/plain included) is a 415.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
+
+  // While closing, refuse new requests in our own envelope (Fastify's built-in 503 has another shape), and end
+  // each connection after its response: an idle keep-alive connection would hold close() up until it times out.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new ServiceError('NOT_READY');
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('Connection', 'close');
+    return payload;
+  });
+  app.setErrorHandler(sendError);
+  app.setNotFoundHandler((request, reply) => sendError(new ServiceError('ROUTE_NOT_FOUND'), request, reply));
+
+  await app.register(redisPlugin, { config });
+  await app.register(queuePlugin, { config });
+  await app.register(jobWaiterPlugin, { config });
+  await app.register(dashboardPlugin, { config });
+
+  const status: StatusDeps = {
+    config,
+    redis: app.redis,
+    queue: app.rerankQueue,
+    waiter: app.jobWaiter,
+    sampler: new ProcessStatsSampler(),
+    withRedis: app.withRedis,
+  };
+  await app.register(rerankRoutes, { config });
+  await app.register(jobRoutes);
+  await app.register(healthRoutes, { status });
+  await app.register(metricsRoutes, { status });
+  return app;
+}

@@ -1,0 +1,64 @@
+/**
+ * The one place where whatever went wrong in a request becomes a catalogue error: Fastify's own errors
+ * (content-type, body size, bad URL), schema validation failures, and our ServiceErrors.
+ */
+import type { FastifyError, FastifySchemaValidationError } from 'fastify';
+import { ServiceError } from '../shared/errors.ts';
+
+type ValidationContext = FastifyError['validationContext'];
+
+export function toServiceError(error: unknown): ServiceError {
+  if (error instanceof ServiceError) return error;
+  const fastifyError = error as Partial<FastifyError>;
+  if (fastifyError.validation) return fromValidation(fastifyError.validationContext, fastifyError.validation);
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ServiceError('PAYLOAD_TOO_LARGE');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ServiceError('UNSUPPORTED_MEDIA_TYPE');
+  }
+  const status = fastifyError.statusCode ?? 500;
+  if (status === 413) return new ServiceError('PAYLOAD_TOO_LARGE');
+  if (status === 415) return new ServiceError('UNSUPPORTED_MEDIA_TYPE');
+  // Anything else Fastify refuses before our code runs (bad URL encoding, bad Content-Length, aborted body) was
+  // the client's doing: keep it a 400 rather than let it look like our fault.
+  if (status >= 400 && status < 500) return new ServiceError('BAD_REQUEST', fastifyError.message);
+  return new ServiceError('INTERNAL_ERROR');
+}
+
+/** Maps the first schema violation to the most specific code a client can act on. */
+export function fromValidation(
+  context: ValidationContext,
+  errors: readonly FastifySchemaValidationError[],
+): ServiceError {
+  if (context === 'params') return new ServiceError('INVALID_JOB_ID');
+  const unknown = errors.find((error) => error.keyword === 'additionalProperties');
+  if (unknown) {
+    const field = `${unknown.instancePath.slice(1).replaceAll('/', '.')}${unknown.instancePath ? '.' : ''}${String(
+      unknown.params.additionalProperty,
+    )}`;
+    return new ServiceError('UNKNOWN_FIELD', `Unknown field "${field}".`, { field });
+  }
+  const first = errors[0];
+  if (!first) return new ServiceError('VALIDATION_FAILED');
+  const path = first.instancePath;
+  if (path === '' && first.keyword === 'required') {
+    if (first.params.missingProperty === 'query') return new ServiceError('EMPTY_QUERY', 'query is required.');
+    if (first.params.missingProperty === 'documents') return new ServiceError('NO_DOCUMENTS', 'documents is required.');
+  }
+  if (path === '') return new ServiceError('VALIDATION_FAILED', `The ${context ?? 'request'} must be a JSON object.`);
+  if (path === '/query') return new ServiceError('EMPTY_QUERY');
+  if (path === '/top_k') return new ServiceError('INVALID_TOP_K');
+  if (path === '/documents') {
+    if (first.keyword === 'minItems') return new ServiceError('NO_DOCUMENTS');
+    if (first.keyword === 'maxItems') {
+      const limit = Number(first.params.limit);
+      return new ServiceError('TOO_MANY_DOCUMENTS', `At most ${limit} documents per request.`, { limit });
+    }
+    return new ServiceError('VALIDATION_FAILED', 'documents must be an array.', { field: 'documents' });
+  }
+  const document = path.match(/^\/documents\/(\d+)/);
+  if (document) return new ServiceError('INVALID_DOCUMENT', undefined, { index: Number(document[1]) });
+  const field = path.slice(1).replaceAll('/', '.');
+  return new ServiceError('VALIDATION_FAILED', `${field} ${first.message ?? 'is invalid'}.`, { field });
+}

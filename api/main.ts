@@ -1,0 +1,36 @@
+/** API entry: load config, build the app, listen, and close gracefully (once) on SIGTERM / SIGINT. */
+import { ConfigError, loadConfig } from '../shared/config.ts';
+import { createLogger } from '../shared/logger.ts';
+import { buildApp } from './app.ts';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config, 'api');
+  const app = await buildApp(config, { logger });
+  await app.listen({ host: config.HOST, port: config.PORT });
+  const address = app.server.address();
+  logger.info({ port: typeof address === 'object' && address ? address.port : config.PORT }, 'api listening');
+
+  let closing: Promise<void> | undefined;
+  const shutdown = (signal: NodeJS.Signals) => {
+    closing ??= (async () => {
+      logger.info({ signal }, 'api closing');
+      try {
+        await app.close();
+        logger.info('api closed');
+        process.exit(0);
+      } catch (error) {
+        logger.error({ err: error }, 'api close failed');
+        process.exit(1);
+      }
+    })();
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) console.error(error.message);
+  else console.error(error);
+  process.exit(1);
+});

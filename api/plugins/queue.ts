@@ -1,0 +1,37 @@
+/** The BullMQ Queue the API adds rerank jobs to, on the shared producer connection. */
+import { Queue } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../shared/config.ts';
+import {
+  QUEUE_NAME,
+  defaultJobOptions,
+  eventStreamOptions,
+  keyPrefix,
+  type RerankJobData,
+  type RerankJobResult,
+} from '../../shared/queue.ts';
+import { closeWithin, definePlugin } from './define.ts';
+
+export type RerankQueue = Queue<RerankJobData, RerankJobResult>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    rerankQueue: RerankQueue;
+  }
+}
+
+export const queuePlugin = definePlugin(
+  async (app: FastifyInstance, { config }: { config: Config }) => {
+    const queue: RerankQueue = new Queue(QUEUE_NAME, {
+      connection: app.redis,
+      prefix: keyPrefix(config),
+      defaultJobOptions: defaultJobOptions(config),
+      streams: eventStreamOptions(config),
+    });
+    // Connection trouble is logged by the redis plugin; without a listener an 'error' event would crash us.
+    queue.on('error', (error) => app.log.debug({ err: error }, 'queue error'));
+    app.decorate('rerankQueue', queue);
+    app.addHook('onClose', () => closeWithin(app, 'queue', () => queue.close()));
+  },
+  { name: 'queue', dependencies: ['redis'] },
+);

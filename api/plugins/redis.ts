@@ -1,0 +1,71 @@
+/**
+ * The API's one Redis command connection (producer role: no offline queue), shared by the BullMQ Queue and our
+ * own reads. `withRedis` is how request code touches Redis: while the connection is down it fails at once with
+ * REDIS_UNAVAILABLE (503) instead of waiting, and a Redis error never surfaces as a 500.
+ */
+import type { Redis } from 'ioredis';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../shared/config.ts';
+import { ServiceError } from '../../shared/errors.ts';
+import { createRedisConnection } from '../../shared/queue.ts';
+import { closeWithin, definePlugin } from './define.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    redis: Redis;
+    withRedis<T>(operation: () => Promise<T>): Promise<T>;
+  }
+}
+
+const STARTUP_WAIT_MS = 2_000;
+
+export const redisPlugin = definePlugin(
+  async (app: FastifyInstance, { config }: { config: Config }) => {
+    const redis = createRedisConnection(config, 'producer');
+    let up = false;
+    // Log transitions, not every failed reconnect attempt.
+    redis.on('ready', () => {
+      up = true;
+      app.log.info('redis connected');
+    });
+    let closing = false;
+    redis.on('close', () => {
+      if (up && !closing) app.log.warn('redis connection lost');
+      up = false;
+    });
+    redis.on('error', (error: Error) => app.log.debug({ err: error }, 'redis error'));
+
+    async function withRedis<T>(operation: () => Promise<T>): Promise<T> {
+      if (redis.status !== 'ready') throw new ServiceError('REDIS_UNAVAILABLE');
+      try {
+        return await operation();
+      } catch (error) {
+        // Our own bugs stay 500s; everything else in here is Redis (or BullMQ reporting Redis state).
+        if (error instanceof ServiceError || error instanceof TypeError || error instanceof RangeError) throw error;
+        app.log.warn({ err: error }, 'redis operation failed');
+        throw new ServiceError('REDIS_UNAVAILABLE');
+      }
+    }
+
+    // Give Redis a moment at start-up so the first requests are not refused while it connects; never block on it
+    // (the API serves /health and answers 503 until Redis is there).
+    app.addHook('onReady', async () => {
+      if (redis.status === 'ready') return;
+      let onReady = () => {};
+      const timer = new Promise<void>((resolve) => {
+        onReady = resolve;
+        setTimeout(resolve, STARTUP_WAIT_MS).unref();
+      });
+      redis.once('ready', onReady);
+      await timer;
+      redis.off('ready', onReady);
+    });
+    app.decorate('redis', redis);
+    app.decorate('withRedis', withRedis);
+    app.addHook('onClose', () => {
+      closing = true;
+      return closeWithin(app, 'redis', () => redis.quit().catch(() => redis.disconnect()));
+    });
+  },
+  { name: 'redis' },
+);

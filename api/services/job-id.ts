@@ -1,0 +1,13 @@
+/**
+ * Identical requests share one job: its id is a hash of everything that determines the scores. top_k is not in
+ * it (the API cuts the ranking), so requests differing only in top_k share the job too.
+ */
+import { createHash } from 'node:crypto';
+import type { RerankJobData } from '../../shared/queue.ts';
+
+/** "rr-" keeps the id from ever being all digits (BullMQ reads those as its own counters); hex has no ':'. */
+export function jobIdFor(data: RerankJobData): string {
+  // An array fixes the field order, so the same request always hashes the same.
+  const canonical = JSON.stringify([data.model, data.maxLength, data.raw, data.query, data.documents]);
+  return `rr-${createHash('sha256').update(canonical).digest('hex')}`;
+}

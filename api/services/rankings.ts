@@ -1,0 +1,10 @@
+/** The seed's response from a job's scores: sorted by score descending, ties by index, cut to top_k. */
+import type { RerankResponse } from '../../shared/schemas/rerank.ts';
+
+export function rankScores(scores: readonly number[], topK?: number): RerankResponse {
+  const rankings = scores
+    .map((score, index) => ({ index, score }))
+    .sort((a, b) => b.score - a.score || a.index - b.index);
+  const topKApplied = topK !== undefined && topK < rankings.length;
+  return { rankings: topKApplied ? rankings.slice(0, topK) : rankings, top_k_applied: topKApplied };
+}

@@ -1,0 +1,72 @@
+/**
+ * The HTTP contract of POST /rerank and GET /jobs/:id. The seed's fields (rankings, index, score, top_k_applied)
+ * keep their names and meaning; TypeScript types are derived from these schemas.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+/** Documents as in the seed ({"text": ...}); plain strings are accepted too. */
+export const DocumentSchema = Type.Union([
+  Type.String(),
+  Type.Object({ text: Type.String() }, { additionalProperties: false }),
+]);
+
+/**
+ * The request body. Unknown fields are rejected (a misspelt "topk" must not be silently ignored), and the
+ * document limit comes from config, so the schema is built per app.
+ */
+export function rerankRequestSchema(maxDocuments: number) {
+  return Type.Object(
+    {
+      // At least one non-blank character: a query of spaces ranks nothing.
+      query: Type.String({ minLength: 1, pattern: '\\S' }),
+      documents: Type.Array(DocumentSchema, { minItems: 1, maxItems: maxDocuments }),
+      top_k: Type.Optional(Type.Integer({ minimum: 1 })),
+      raw_scores: Type.Optional(Type.Boolean()),
+    },
+    { additionalProperties: false },
+  );
+}
+
+export type RerankRequest = Static<ReturnType<typeof rerankRequestSchema>>;
+
+export const RankingSchema = Type.Object({ index: Type.Integer(), score: Type.Number() });
+
+export const RerankResponseSchema = Type.Object({
+  rankings: Type.Array(RankingSchema),
+  top_k_applied: Type.Boolean(),
+});
+
+export type RerankResponse = Static<typeof RerankResponseSchema>;
+
+export const JobStatusValues = ['queued', 'active', 'completed', 'failed'] as const;
+export type JobStatusValue = (typeof JobStatusValues)[number];
+
+export const JobAcceptedSchema = Type.Object({
+  job_id: Type.String(),
+  status: Type.Union(JobStatusValues.map((value) => Type.Literal(value))),
+  status_url: Type.String(),
+});
+
+export type JobAccepted = Static<typeof JobAcceptedSchema>;
+
+export const JobStatusSchema = Type.Object({
+  job_id: Type.String(),
+  status: Type.Union(JobStatusValues.map((value) => Type.Literal(value))),
+  result: Type.Optional(RerankResponseSchema),
+  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+  created_at: Type.String(),
+  finished_at: Type.Optional(Type.String()),
+});
+
+export type JobStatus = Static<typeof JobStatusSchema>;
+
+/** Our job ids: "rr-" and a sha256 (never all digits, never a ':'), see api/services/job-id.ts. */
+export const JOB_ID_PATTERN = '^rr-[0-9a-f]{64}$';
+
+export const JobParamsSchema = Type.Object({ id: Type.String({ pattern: JOB_ID_PATTERN }) });
+
+/** top_k travels in the status URL so polling gives the same result a sync call would. */
+export const JobQuerySchema = Type.Object(
+  { top_k: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,8}$' })) },
+  { additionalProperties: false },
+);
