@@ -10,8 +10,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import { ensureTestModel } from '../test/support/models.ts';
+import { deleteKeysWithPrefix } from '../test/support/private-redis.ts';
 import { spawnService } from '../test/support/processes.ts';
 import { loadEngine } from '../worker/engine/index.ts';
 
@@ -126,10 +126,7 @@ async function run(base: string, modelDir: string): Promise<void> {
 }
 
 async function cleanUp(): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`{${PREFIX}}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  await redis.quit();
+  await deleteKeysWithPrefix(REDIS_URL, PREFIX);
 }
 
 await main();

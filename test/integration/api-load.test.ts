@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { Redis } from 'ioredis';
 import { ensureTestModel } from '../support/models.ts';
+import { deleteKeysWithPrefix } from '../support/private-redis.ts';
 import { spawnService, type ServiceProcess } from '../support/processes.ts';
 
 const PREFIX = `test-api-load-${randomUUID().slice(0, 8)}`;
@@ -48,10 +48,7 @@ before(async () => {
 
 after(async () => {
   await Promise.all([worker?.stop(), api?.stop()]);
-  const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`{${PREFIX}}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  await redis.quit();
+  await deleteKeysWithPrefix(REDIS_URL, PREFIX);
 });
 
 test('latency of a 20-document sync request, computed and reused', async () => {

@@ -6,10 +6,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { jobIdFor } from '../../api/services/job-id.ts';
 import { QUEUE_NAME, RERANK_JOB } from '../../shared/queue.ts';
 import { ensureTestModel } from '../support/models.ts';
+import { pollUntil } from '../support/poll.ts';
+import { deleteKeysWithPrefix } from '../support/private-redis.ts';
 import { spawnService, type ServiceProcess } from '../support/processes.ts';
 
 const PREFIX = `test-api-queue-${randomUUID().slice(0, 8)}`;
@@ -45,17 +46,6 @@ async function call(path: string, init: { body?: unknown; headers?: Record<strin
   return { status: response.status, headers: response.headers, body: await response.json() };
 }
 
-/** Polls until `check` returns a value, with a deadline; the interval only spaces the polls. */
-async function pollUntil<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 const env = () => ({
   REDIS_URL,
   QUEUE_PREFIX: PREFIX,
@@ -80,10 +70,7 @@ before(async () => {
 
 after(async () => {
   await Promise.all([worker?.stop(), api?.stop()]);
-  const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`{${PREFIX}}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  await redis.quit();
+  await deleteKeysWithPrefix(REDIS_URL, PREFIX);
 });
 
 test('without a worker: /health is ok, /ready is 503 with the reason', async () => {
@@ -121,13 +108,13 @@ test('start the worker: /ready turns 200, and the queued job completes with the 
   const ready = await pollUntil('/ready 200', async () => {
     const reply = await call('/ready');
     return reply.status === 200 ? reply : undefined;
-  });
+  }, 20_000);
   assert.deepEqual(ready.body, { status: 'ready', checks: { redis: 'ok', workers: 1 } });
 
   const done = await pollUntil('job completed', async () => {
     const reply = await call(accepted.body.status_url);
     return reply.body.status === 'completed' ? reply : undefined;
-  });
+  }, 20_000);
   assert.equal(done.body.job_id, accepted.body.job_id);
   assert.ok(Date.parse(done.body.finished_at) >= Date.parse(done.body.created_at));
   const sync = await call('/rerank', { body: SEED_EXAMPLE });
@@ -175,7 +162,7 @@ test('Prefer: respond-async answers 202 at once; wait=N is honoured, capped, and
   const later = await pollUntil('async job', async () => {
     const reply = await call(async.body.status_url);
     return reply.body.status === 'completed' ? reply : undefined;
-  });
+  }, 20_000);
   assert.equal(later.body.result.rankings.length, 2);
 
   const waited = await rerank('wait for it', 'wait=5');
@@ -210,7 +197,7 @@ test('bad job data fails at once without retries, is visible in GET /jobs/:id, a
     const failed = await pollUntil('job failed', async () => {
       const reply = await call(`/jobs/${jobId}`);
       return reply.body.status === 'failed' ? reply : undefined;
-    });
+    }, 20_000);
     assert.equal(failed.body.error.code, 'INVALID_JOB_DATA');
     assert.match(failed.body.error.message, /documents\[0\]/);
     assert.equal((await queue.getJob(jobId))?.attemptsMade, 1, 'no retries for bad data');
@@ -227,7 +214,7 @@ test('/metrics: the API process, the queue and the live worker with its own stat
   const metrics = await pollUntil('a worker report with completed jobs', async () => {
     const reply = await call('/metrics');
     return reply.body.workers[0]?.jobs.completed > 0 ? reply : undefined;
-  });
+  }, 20_000);
   const { body } = metrics;
   assert.equal(metrics.status, 200);
   for (const stats of [body, body.workers[0]]) {
@@ -255,14 +242,14 @@ test('when the worker stops, /ready goes back to 503', async () => {
   const ready = await pollUntil('/ready 503', async () => {
     const reply = await call('/ready');
     return reply.status === 503 ? reply : undefined;
-  });
+  }, 20_000);
   assert.equal(ready.body.checks.workers, 0);
 });
 
 test('SIGTERM: a waiting request is answered 202 at once and the API exits cleanly', async () => {
   const waiting = call('/rerank', { body: { query: 'caught by shutdown', documents: ['a'] } });
   const pendingWaits = async () => (await call('/metrics')).body.api.pending_waits as number;
-  await pollUntil('the request to be waiting', async () => ((await pendingWaits()) === 1 ? true : undefined));
+  await pollUntil('the request to be waiting', async () => ((await pendingWaits()) === 1 ? true : undefined), 20_000);
   const started = performance.now();
   const exited = api.stop();
   const released = await waiting;

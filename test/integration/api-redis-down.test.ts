@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { pollUntil } from '../support/poll.ts';
 import { PrivateRedis } from '../support/private-redis.ts';
 import { spawnService, type ServiceProcess } from '../support/processes.ts';
 
@@ -125,13 +126,3 @@ test('Redis down: a waiting request is released, new ones get 503 within 100 ms;
   assert.ok(!api.lines.some((line) => (line.level ?? 0) >= 50), 'no error logs for an outage');
   assert.ok(!api.rawOutput.some((line) => line.includes('Unhandled error')), api.rawOutput.join('\n'));
 });
-
-async function pollUntil<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

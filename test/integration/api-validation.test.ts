@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../api/app.ts';
 import { loadConfig } from '../../shared/config.ts';
+import { deleteKeysWithPrefix } from '../support/private-redis.ts';
 
 const PREFIX = `test-api-validation-${randomUUID().slice(0, 8)}`;
 const apps: FastifyInstance[] = [];
@@ -29,10 +29,7 @@ before(async () => {
 
 after(async () => {
   await Promise.all(apps.map((each) => each.close()));
-  const redis = new Redis('redis://127.0.0.1:6379');
-  const keys = await redis.keys(`{${PREFIX}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  await redis.quit();
+  await deleteKeysWithPrefix('redis://127.0.0.1:6379', PREFIX); // PREFIX and PREFIX-full
 });
 
 const json = { 'content-type': 'application/json' };

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLogger } from '../../shared/logger.ts';
-import { RedisUnavailableError, ensureRedis, freePort, pingRedis } from '../../scripts/lib/redis-bootstrap.ts';
+import { freePort } from '../../scripts/lib/free-port.ts';
+import { RedisUnavailableError, ensureRedis, pingRedis } from '../../scripts/lib/redis-bootstrap.ts';
 
 const logger = createLogger({ LOG_LEVEL: 'silent' }, 'test');
 

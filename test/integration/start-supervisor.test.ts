@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Redis } from 'ioredis';
 import { restartDelay } from '../../scripts/lib/supervisor.ts';
 import { ensureTestModel } from '../support/models.ts';
+import { deleteKeysWithPrefix } from '../support/private-redis.ts';
 import { spawnService, type LogLine, type ServiceProcess } from '../support/processes.ts';
 
 const QUEUE_PREFIX = `test-start-${process.pid}`;
@@ -20,10 +20,7 @@ before(async () => {
 
 after(async () => {
   await Promise.all(processes.map((service) => service.stop('SIGKILL')));
-  const redis = new Redis('redis://127.0.0.1:6379');
-  const keys = await redis.keys(`{${QUEUE_PREFIX}}:*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
+  await deleteKeysWithPrefix('redis://127.0.0.1:6379', QUEUE_PREFIX);
 });
 
 function start(env: Record<string, string>): ServiceProcess {

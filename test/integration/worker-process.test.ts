@@ -10,6 +10,8 @@ import { QUEUE_NAME, RERANK_JOB, type RerankJobData, type RerankJobResult } from
 import type { WorkerReport } from '../../shared/worker-registry.ts';
 import { loadEngine } from '../../worker/engine/index.ts';
 import { ensureTestModel } from '../support/models.ts';
+import { pollUntil } from '../support/poll.ts';
+import { deleteKeysWithPrefix } from '../support/private-redis.ts';
 import { spawnService, type ServiceProcess } from '../support/processes.ts';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -50,30 +52,10 @@ async function readReport(workerId: string): Promise<WorkerReport | undefined> {
   return value === null ? undefined : (JSON.parse(value) as WorkerReport);
 }
 
-/** Polls `check` until it returns a value, or fails after the deadline. */
-async function pollUntil<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50)); // poll interval, bounded by the deadline
-  }
-}
-
-async function deleteKeys(pattern: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
-
 before(async () => {
   modelDir = await ensureTestModel('tiny');
   redis = new Redis(REDIS_URL);
-  await deleteKeys(`${PREFIX}:*`);
+  await deleteKeysWithPrefix(REDIS_URL, QUEUE_PREFIX);
   queue = new Queue(QUEUE_NAME, { connection, prefix: PREFIX });
   events = new QueueEvents(QUEUE_NAME, { connection, prefix: PREFIX });
   await events.waitUntilReady();
@@ -83,7 +65,7 @@ after(async () => {
   await Promise.all(workers.map((worker) => worker.stop('SIGKILL')));
   await events.close();
   await queue.close();
-  await deleteKeys(`${PREFIX}:*`);
+  await deleteKeysWithPrefix(REDIS_URL, QUEUE_PREFIX);
   redis.disconnect();
 });
 
@@ -123,7 +105,7 @@ test('a queued job is scored like the engine scores it in-process, in input orde
   const report = await pollUntil('a report counting 2 completed jobs', async () => {
     const current = await readReport(workerId);
     return current && current.jobs.completed >= 2 ? current : undefined;
-  });
+  }, 5_000);
   assert.equal(report.worker_id, workerId);
   assert.equal(report.model_synthetic, true);
   assert.equal(report.max_length, 64);

@@ -1,20 +1,30 @@
 /**
- * A private redis-server on a free port, for tests that stop and restart Redis without touching the shared one.
+ * A private redis-server on a free port, for tests that stop and restart Redis without touching the shared one;
+ * and the removal of a test's keys from the shared one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { freePort } from '../../scripts/lib/free-port.ts';
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
+/**
+ * Deletes the keys of a queue prefix on Redis at `redisUrl` (SCAN, not KEYS): `{queuePrefix}...`, and those of
+ * prefixes that extend it with a dash (`{queuePrefix-full}...`), as a test file's extra apps use. Never another
+ * prefix that merely starts the same way (`{test-1}` vs `{test-12}`).
+ */
+export async function deleteKeysWithPrefix(redisUrl: string, queuePrefix: string): Promise<void> {
+  const pattern = `{${queuePrefix.replace(/[*?[\]\\]/g, '\\$&')}[-}]*`;
+  const redis = new Redis(redisUrl);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }
 
 export class PrivateRedis {
