@@ -3,7 +3,11 @@
  * inference alone vs the whole engine (tokenize -> batch -> infer, overlapped), and peak RSS with the CPU memory
  * arena on and off (measured in child processes, since maxRSS only ever grows).
  *
- *   npm run bench:engine -- --model-dir DIR [--pairs 1024] [--repeats 3] [--max-length 64]
+ *   npm run bench:engine -- --model-dir DIR [--pairs 1024] [--repeats 3] [--max-length 64] [--pair-path encode] [--quick]
+ *
+ * --quick runs only the 2-thread batch-32 throughput cell (no RSS probes, no spinning table).
+ * --pair-path encode measures the reference tokenization path (one `encode(query, doc)` per pair) instead of
+ * the default (documents with one `encodeBatch` per chunk, pairs assembled in JS).
  *
  * DIR is meant to be the real architecture with the real vocabulary:
  *   npm run model:synthetic -- --arch tinybert --vocab ../shared/data/bert-base-uncased-vocab.txt --out DIR
@@ -38,6 +42,8 @@ const { values: flags } = parseArgs({
     pairs: { type: 'string', default: '1024' },
     repeats: { type: 'string', default: '3' },
     'max-length': { type: 'string', default: '64' },
+    'pair-path': { type: 'string', default: 'assemble' },
+    quick: { type: 'boolean', default: false },
     probe: { type: 'string' }, // internal: "<arena on|off>:<rows>" runs one RSS probe and prints JSON
   },
 });
@@ -49,6 +55,7 @@ if (!modelDir) {
 const pairs = Number(flags.pairs);
 const repeats = Number(flags.repeats);
 const maxLength = Number(flags['max-length']);
+const assemblePairs = flags['pair-path'] !== 'encode';
 
 /** MS MARCO-like passages of 40-110 words: nearly all exceed 64 tokens, as real passages do. */
 function passages(count: number): string[] {
@@ -82,6 +89,8 @@ interface Row extends Cell {
   inferencePerSec: number;
   enginePerSec: number;
   exposedTokenizeMs: number;
+  /** CPU time of the whole process (every thread) per pair while tokenizing only. */
+  tokenizeCpuUs: number;
 }
 
 /**
@@ -91,7 +100,7 @@ interface Row extends Cell {
 async function measure(cell: Cell, docs: string[]): Promise<Row> {
   const model = await readModelDir(modelDir as string);
   const options = pipelineOptions({ tokenBudget: cell.batch * maxLength, maxRows: cell.batch });
-  const tokenizer = await PairTokenizer.load({ tokenizerPath: model.tokenizerPath, modelDir: model.dir, maxLength });
+  const tokenizer = await PairTokenizer.load({ tokenizerPath: model.tokenizerPath, modelDir: model.dir, maxLength, assemblePairs });
   const session = await OnnxSession.create({
     onnxPath: model.onnxPath,
     modelDir: model.dir,
@@ -115,11 +124,15 @@ async function measure(cell: Cell, docs: string[]): Promise<Row> {
   for (const b of batches.slice(0, 3)) await session.run(b); // warm-up
 
   const tokenizeMs: number[] = [];
+  const tokenizeCpuUs: number[] = [];
   const inferenceMs: number[] = [];
   const engineMs: number[] = [];
   const exposedMs: number[] = [];
   for (let r = 0; r < repeats; r++) {
+    const cpu = process.cpuUsage();
     tokenizeMs.push(await timed(tokenizeOnly));
+    const used = process.cpuUsage(cpu);
+    tokenizeCpuUs.push((used.user + used.system) / docs.length);
     inferenceMs.push(await timed(async () => {
       for (const b of batches) await session.run(b);
     }));
@@ -136,6 +149,7 @@ async function measure(cell: Cell, docs: string[]): Promise<Row> {
     inferencePerSec: rate(inferenceMs),
     enginePerSec: rate(engineMs),
     exposedTokenizeMs: median(exposedMs),
+    tokenizeCpuUs: median(tokenizeCpuUs),
   };
 }
 
@@ -187,6 +201,35 @@ async function main(): Promise<void> {
   const model = await readModelDir(modelDir as string);
   console.log(`model ${model.modelName} (${model.dir}), max length ${maxLength}, ${pairs} pairs/run, median of ${repeats}`);
   if (model.synthetic) console.log('NOTE: generated model with random weights: its scores are meaningless; speed and memory are real.');
+  const parallelism = process.env.TOKENIZERS_PARALLELISM ?? 'unset';
+  console.log(`pair path: ${assemblePairs ? 'assemble (encodeBatch + JS)' : 'encode per pair'}, TOKENIZERS_PARALLELISM=${parallelism}`);
+
+  const header = [
+    'threads',
+    'batch',
+    'tokenize only',
+    'tokenize CPU µs/pair',
+    'inference only',
+    'engine end-to-end',
+    'engine / inference',
+    'tokenize wait ms',
+  ];
+  const cells = (rows: Row[]) =>
+    rows.map((r) => [
+      String(r.threads),
+      String(r.batch),
+      fmt(r.tokenizePerSec),
+      fmt(r.tokenizeCpuUs),
+      fmt(r.inferencePerSec),
+      fmt(r.enginePerSec),
+      fmt(r.enginePerSec / r.inferencePerSec, 2),
+      fmt(r.exposedTokenizeMs, 1),
+    ]);
+  const docs = passages(pairs);
+  if (flags.quick) {
+    printTable(header, cells([await measure({ threads: 2, batch: 32, spinning: DEFAULT_INTRA_OP_SPINNING }, docs)]));
+    return;
+  }
 
   const probes = [32, 128].flatMap((rows) => [false, true].map((arena) => runProbe(arena, rows)));
   console.log('\nPeak RSS (process.resourceUsage().maxRSS, fresh process each), engine defaults but arena/rows:');
@@ -195,18 +238,6 @@ async function main(): Promise<void> {
     probes.map((p) => [p.arena ? 'on' : 'off', String(p.rows), fmt(p.baseMb), fmt(p.loadedMb), fmt(p.scoredMb), fmt(p.pairsPerSec)]),
   );
 
-  const docs = passages(pairs);
-  const header = ['threads', 'batch', 'tokenize only', 'inference only', 'engine end-to-end', 'engine / inference', 'tokenize wait ms'];
-  const cells = (rows: Row[]) =>
-    rows.map((r) => [
-      String(r.threads),
-      String(r.batch),
-      fmt(r.tokenizePerSec),
-      fmt(r.inferencePerSec),
-      fmt(r.enginePerSec),
-      fmt(r.enginePerSec / r.inferencePerSec, 2),
-      fmt(r.exposedTokenizeMs, 1),
-    ]);
   const rows: Row[] = [];
   for (const threads of THREADS) {
     for (const batch of BATCH_SIZES) rows.push(await measure({ threads, batch, spinning: DEFAULT_INTRA_OP_SPINNING }, docs));

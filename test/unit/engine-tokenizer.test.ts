@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { Tokenizer } from 'tokenizers';
 import { loadEngine } from '../../worker/engine/index.ts';
+import { longestFirst } from '../../worker/engine/pair-layout.ts';
 import { capChars, capWords, charCapFor, PairTokenizer } from '../../worker/engine/tokenizer.ts';
 import { ensureTestModel } from '../support/models.ts';
 
@@ -208,6 +211,163 @@ describe('PairTokenizer with the real BERT vocabulary', () => {
       assert.equal(timings.tokens, 128);
     } finally {
       await engine.close();
+    }
+  });
+});
+
+/**
+ * Pairs assembled in JS from single-sequence encodings must equal `encode(query, doc)` with
+ * `setTruncation(maxLength)` id for id, in every branch of longest-first truncation.
+ */
+describe('assembled pairs equal encode(query, doc)', () => {
+  /** One token each mostly; several (long, accented, CJK, punctuated, URL), none (invisible) or [UNK] otherwise. */
+  const WORDS = [
+    'tide', 'ocean', 'moon', 'the', 'of', 'and', 'gravity', 'water', 'level', 'sea', 'high', 'low', 'bay',
+    'pseudopseudohypoparathyroidism', 'antidisestablishmentarianism', 'Internationalization-related',
+    'café', 'naïve', 'Ångström', 'Saint-Malo', 'Gezeiten', 'Erdoberfläche', '潮汐是海水', '天体引潮力',
+    '🌊', '😀👍', 'e.g.', '(240', 'MW),', '06:42,', '20%', 'https://example.org/tides?units=metric',
+    'x'.repeat(120), '\u200b', '[SEP]', '[UNK]', 'ЖЁЛТЫЙ', 'ελληνικά', 'مرحبا', '1687',
+  ];
+  const SPACES = [' ', ' ', ' ', ' ', '\n', '\t', '\u00a0', '  '];
+
+  function random(seed: number): () => number {
+    let state = seed;
+    return () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  }
+
+  /** Token lengths around every threshold of the rule for this budget. */
+  function lengths(maxLength: number): number[] {
+    const b = maxLength - 3;
+    const h = Math.floor(b / 2);
+    return [0, 1, 3, Math.floor(b / 4), h - 1, h, h + 1, b - 3, b - 1, b, b + 1, maxLength, maxLength + 2, 2 * maxLength, 6 * maxLength];
+  }
+
+  /**
+   * A text of exactly `target` tokens: BERT pre-tokenizes on whitespace first, so a text's token count is the
+   * sum of its words' counts; single letters (one token in any WordPiece vocabulary) fill up to the target.
+   */
+  function text(next: () => number, target: number, counts: ReadonlyMap<string, number>): string {
+    const parts: string[] = [];
+    let tokens = 0;
+    while (tokens < target) {
+      const word = WORDS[Math.floor(next() * WORDS.length)] as string;
+      const n = counts.get(word) ?? Number.POSITIVE_INFINITY;
+      const fits = tokens + n <= target;
+      parts.push(fits ? word : String.fromCharCode(97 + Math.floor(next() * 26)));
+      tokens += fits ? n : 1;
+      parts.push(SPACES[Math.floor(next() * SPACES.length)] as string);
+    }
+    return parts.join('').trimEnd();
+  }
+
+  function generate(maxLength: number, seed: number, counts: ReadonlyMap<string, number>) {
+    const next = random(seed);
+    const sizes = lengths(maxLength);
+    const pick = () => Math.max(0, (sizes[Math.floor(next() * sizes.length)] as number) + Math.floor(next() * 5) - 2);
+    return Array.from({ length: 60 }, (_, i) => {
+      const query = i < 3 ? ['', ' ', '\u200b'][i] as string : text(next, pick(), counts);
+      // Some documents the length of the query, for the tie where the document gets the odd token.
+      const docs = Array.from({ length: 15 }, () => (next() < 0.1 ? query.split(/\s+/).reverse().join(' ') : text(next, pick(), counts)));
+      return { query, docs };
+    });
+  }
+
+  /** Which branch of the rule a pair takes, from exact lengths (q <= budget) or 'long query'. */
+  function branch(q: number, d: number, budget: number): string {
+    if (q > budget) return d > budget ? 'both over budget' : 'long query, short doc';
+    if (q === 0) return 'empty query';
+    if (d === 0) return 'empty doc';
+    const [kq, kd] = longestFirst(q, d, budget);
+    if (kq === q && kd === d) return 'fits';
+    if (kq === q) return 'doc cut';
+    if (kd === d) return 'query cut';
+    return q === d ? 'both cut, equal' : 'both cut';
+  }
+
+  for (const [model, options] of [['tinybert', { realVocab: true }], ['tiny', {}]] as const) {
+    for (const maxLength of [17, 32, 64, 128]) { // budgets 14 (even), 29, 61, 125
+      it(`${model}, maxLength ${maxLength}: 900 generated pairs, cut and uncut`, async () => {
+        const modelDir = await ensureTestModel(model, options);
+        const tokenizerPath = path.join(modelDir, 'tokenizer.json');
+        const reference = Tokenizer.fromFile(tokenizerPath);
+        reference.setTruncation(maxLength);
+        reference.disablePadding();
+        const plain = Tokenizer.fromFile(tokenizerPath);
+        plain.disableTruncation();
+        const count = async (s: string) => (await plain.encode(s, null, { addSpecialTokens: false })).getLength();
+        const assembled = await PairTokenizer.load({ tokenizerPath, modelDir, maxLength });
+        const uncut = await PairTokenizer.load({
+          tokenizerPath,
+          modelDir,
+          maxLength,
+          charCap: Number.POSITIVE_INFINITY,
+          cutWords: false,
+        });
+        assert.ok(assembled.assemblesPairs && uncut.assemblesPairs, 'the BERT template must take the assembled path');
+
+        const budget = maxLength - 3;
+        const seen = new Map<string, number>();
+        const counts = new Map(await Promise.all(WORDS.map(async (w) => [w, await count(w)] as const)));
+        for (const { query, docs } of generate(maxLength, maxLength * 7 + model.length, counts)) {
+          const q = await count(query);
+          const prepared = await assembled.prepareQuery(query);
+          assert.equal(prepared.tokens !== undefined, q <= budget, 'assembled exactly when the query fits the budget');
+          const ours = await assembled.encodeDocs(prepared, docs);
+          const oursUncut = await uncut.encodePairs(query, docs);
+          for (const [i, doc] of docs.entries()) {
+            const expected = await reference.encode(query, doc);
+            const where = `query ${JSON.stringify(query.slice(0, 60))} (${q} tokens), doc ${i}`;
+            for (const got of [ours[i], oursUncut[i]]) {
+              assert.deepEqual(got?.ids, expected.getIds(), where);
+              assert.deepEqual(got?.typeIds, expected.getTypeIds(), where);
+            }
+            const name = branch(q, await count(doc), budget);
+            seen.set(name, (seen.get(name) ?? 0) + 1);
+          }
+        }
+        // The generated pairs must reach every branch, or this test would prove less than it claims.
+        for (const name of ['fits', 'doc cut', 'query cut', 'both cut', 'both cut, equal', 'empty query', 'empty doc', 'long query, short doc', 'both over budget']) {
+          assert.ok((seen.get(name) ?? 0) > 0, `no pair took branch "${name}": ${JSON.stringify([...seen])}`);
+        }
+      });
+    }
+  }
+
+  it('matches truncation.rs on its own examples (max_length 7)', () => {
+    const cases: Array<[number, number, number, number]> = [
+      [0, 8, 0, 7], [2, 8, 2, 5], [4, 0, 4, 0], [4, 4, 3, 4], [4, 8, 3, 4],
+      [8, 0, 7, 0], [8, 2, 5, 2], [8, 4, 4, 3], [8, 8, 3, 4], [2, 4, 2, 4],
+    ];
+    for (const [n1, n2, k1, k2] of cases) assert.deepEqual(longestFirst(n1, n2, 7), [k1, k2], `${n1}, ${n2}`);
+  });
+
+  it('falls back to encode(query, doc) when the pair template is not BERT\'s', async () => {
+    const modelDir = await ensureTestModel('tiny');
+    const json = JSON.parse(await readFile(path.join(modelDir, 'tokenizer.json'), 'utf8')) as {
+      post_processor: { pair: Array<{ Sequence?: { type_id: number }; SpecialToken?: { type_id: number } }> };
+    };
+    for (const piece of json.post_processor.pair) {
+      const part = piece.Sequence ?? piece.SpecialToken;
+      if (part) part.type_id = 0; // one segment id for both texts, as RoBERTa-style models have
+    }
+    const dir = await mkdtemp(path.join(tmpdir(), 'tokenizer-'));
+    try {
+      const tokenizerPath = path.join(dir, 'tokenizer.json');
+      await writeFile(tokenizerPath, JSON.stringify(json));
+      const tokenizer = await PairTokenizer.load({ tokenizerPath, modelDir: dir, maxLength: 16 });
+      assert.equal(tokenizer.assemblesPairs, false);
+      const reference = Tokenizer.fromFile(tokenizerPath);
+      reference.setTruncation(16);
+      const docs = ['short', 'tide '.repeat(40), ''];
+      const pairs = await tokenizer.encodePairs('how do tides work', docs);
+      for (const [i, doc] of docs.entries()) {
+        const expected = await reference.encode('how do tides work', doc);
+        assert.deepEqual(pairs[i]?.ids, expected.getIds());
+        assert.deepEqual(pairs[i]?.typeIds, expected.getTypeIds());
+        assert.ok(pairs[i]?.typeIds.every((t) => t === 0));
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -54,11 +54,16 @@ export async function runPipeline(
   const scores = new Array<number>(documents.length).fill(Number.NaN);
   const timings = { tokenizeMs: 0, inferenceMs: 0, batches: 0, tokens: 0 };
   const chunks = planChunks(documents.length, parts.options);
+  // The query is tokenized once per call, not once per chunk or pair.
+  const prepared = parts.tokenizer.prepareQuery(query);
+  prepared.catch(() => undefined); // surfaces through the first chunk; with no documents, nowhere
   const tokenize = (k: number): Promise<TokenizedChunk> | undefined => {
     const bounds = chunks[k];
     if (!bounds) return undefined;
     const [start, end] = bounds;
-    const chunk = parts.tokenizer.encodePairs(query, documents.slice(start, end)).then((pairs) => ({ start, pairs }));
+    const chunk = prepared
+      .then((q) => parts.tokenizer.encodeDocs(q, documents.slice(start, end)))
+      .then((pairs) => ({ start, pairs }));
     // If inference throws meanwhile, this chunk must not surface as an unhandled rejection.
     chunk.catch(() => undefined);
     return chunk;

@@ -2,9 +2,14 @@
  * (query, doc) pairs -> token ids and type ids, `[CLS] query [SEP] doc [SEP]`, truncated longest-first to
  * maxLength special tokens included (the Python `truncation=True` behaviour). Padding is left to the batcher,
  * which pads each inference batch only to its own longest row.
+ *
+ * With a BERT pair template the query is tokenized once per call and the documents once per chunk with one
+ * `encodeBatch`, and the pairs are assembled in JS (pair-layout.ts): ~35-40 % less tokenizer CPU than one
+ * `encode(query, doc)` per pair (BENCHMARKS.md), with the same ids. Otherwise pairs are encoded one by one.
  */
 import { Tokenizer } from 'tokenizers';
 import { modelFixHint } from './model-dir.ts';
+import { assemble, BERT_PAIR_SPECIALS, detectBertTemplate, longestFirst, type BertPairTemplate } from './pair-layout.ts';
 import { EngineError } from './types.ts';
 
 /** One tokenized pair, unpadded; its attention mask is all ones. */
@@ -25,6 +30,21 @@ export interface PairTokenizerOptions {
   charCap?: number;
   /** Also cut each document after as many words as can matter, when that is provably invisible; default true. */
   cutWords?: boolean;
+  /**
+   * Tokenize documents alone and assemble pairs in JS when the template is BERT's; default true. False encodes
+   * every pair with `encode(query, doc)`, the reference the assembled pairs equal (tests, benchmark).
+   */
+  assemblePairs?: boolean;
+}
+
+/** A query made ready once per score() call, then shared by every chunk of its documents. */
+export interface PreparedQuery {
+  /** The query cut to the character cap. */
+  text: string;
+  /** Its tokens without specials when pairs are assembled in JS, else undefined (pairs encoded one by one). */
+  tokens: number[] | undefined;
+  /** Visible words kept per document, undefined when cutting by words is unsafe. */
+  wordCap: number | undefined;
 }
 
 /*
@@ -102,9 +122,15 @@ export class PairTokenizer {
   private readonly cutWords: boolean;
 
   private constructor(
+    /**
+     * Truncates to maxLength, pairs (the reference path) and single sequences alike: a single sequence keeps
+     * at least maxLength - 2 >= budget tokens, all that an assembled pair can use (see prepareQuery).
+     */
     private readonly tokenizer: Tokenizer,
     /** Special tokens the post-processor adds to one sequence and to a pair ([CLS] [SEP] / + [SEP] for BERT). */
     private readonly specials: { single: number; pair: number },
+    /** The pair template, when it is BERT's and pairs are assembled in JS. */
+    private readonly template: BertPairTemplate | undefined,
     options: PairTokenizerOptions,
   ) {
     this.maxLength = options.maxLength;
@@ -132,37 +158,82 @@ export class PairTokenizer {
       single: (await tokenizer.encode('')).getLength(),
       pair: (await tokenizer.encode('', '')).getLength(),
     };
-    return new PairTokenizer(tokenizer, specials, options);
+    const assemble = (options.assemblePairs ?? true) && specials.pair === BERT_PAIR_SPECIALS;
+    const template = assemble ? await detectBertTemplate(tokenizer) : undefined;
+    return new PairTokenizer(tokenizer, specials, template, options);
+  }
+
+  /** Whether pairs are assembled in JS (BERT template) rather than encoded one by one. */
+  get assemblesPairs(): boolean {
+    return this.template !== undefined;
+  }
+
+  /** Encodes (query, doc) for every doc: prepareQuery, then encodeDocs. */
+  async encodePairs(query: string, docs: readonly string[]): Promise<EncodedPair[]> {
+    return this.encodeDocs(await this.prepareQuery(query), docs);
   }
 
   /**
-   * Encodes (query, doc) for every doc. The calls run on libuv's thread pool, all in flight at once, so a caller
-   * may run inference meanwhile.
+   * Cuts and tokenizes the query once per call, and tells how many words of each document can matter.
+   *
+   * Pairs are assembled in JS only for a query within the budget (maxLength minus the pair's specials). Then
+   * longest-first truncation keeps at most budget - q tokens of a document and depends on its length d only
+   * through d >= max(q, budget - q), which a single encoding truncated to maxLength still tells exactly. When
+   * both sides exceed the budget, tokenizers 0.23.2 compares lengths cut at the first word reaching maxLength
+   * tokens (not documented; see pair-layout.ts), so pairs with such rare long queries are encoded whole.
    */
-  async encodePairs(query: string, docs: readonly string[]): Promise<EncodedPair[]> {
-    const cutQuery = capChars(query, this.charCap);
-    const wordCap = this.cutWords ? await this.docWordCap(cutQuery) : undefined;
-    const cut = (doc: string) => {
+  async prepareQuery(query: string): Promise<PreparedQuery> {
+    const text = capChars(query, this.charCap);
+    const budget = this.maxLength - this.specials.pair;
+    let tokens: number[] | undefined;
+    let queryTokens: number;
+    // Truncated to maxLength, single encodings still tell "fits" from "does not": the pair template adds more
+    // special tokens than the single one.
+    if (this.template) {
+      const ids = (await this.tokenizer.encode(text, null, { addSpecialTokens: false })).getIds();
+      queryTokens = ids.length;
+      tokens = ids.length <= budget ? ids : undefined;
+    } else {
+      queryTokens = (await this.tokenizer.encode(text)).getLength() - this.specials.single;
+    }
+    return { text, tokens, wordCap: this.cutWords ? docWordCap(queryTokens, budget) : undefined };
+  }
+
+  /**
+   * Encodes (query, doc) for every doc: with one `encodeBatch` of the documents when pairs are assembled, else
+   * one `encode` per pair, all in flight at once. Both run on libuv's thread pool, so a caller may run inference
+   * meanwhile.
+   */
+  async encodeDocs(query: PreparedQuery, docs: readonly string[]): Promise<EncodedPair[]> {
+    const { wordCap } = query;
+    const cut = docs.map((doc) => {
       const capped = capChars(doc, this.charCap);
       return wordCap === undefined ? capped : capWords(capped, wordCap);
-    };
-    const encodings = await Promise.all(docs.map((doc) => this.tokenizer.encode(cutQuery, cut(doc))));
+    });
+    if (cut.length === 0) return [];
+    const q = query.tokens;
+    const template = this.template;
+    if (template && q) {
+      const budget = this.maxLength - BERT_PAIR_SPECIALS;
+      const encodings = await this.tokenizer.encodeBatch(cut, { addSpecialTokens: false });
+      return encodings.map((e) => {
+        const d = e.getIds();
+        const [keepQuery, keepDoc] = longestFirst(q.length, d.length, budget);
+        return assemble(template, q, keepQuery, d, keepDoc);
+      });
+    }
+    const encodings = await Promise.all(cut.map((doc) => this.tokenizer.encode(query.text, doc)));
     return encodings.map((e) => ({ ids: e.getIds(), typeIds: e.getTypeIds() }));
   }
+}
 
-  /**
-   * How many words of a document can matter next to this query, or undefined when cutting by words is unsafe.
-   * With budget = maxLength minus the pair's special tokens and a query of q <= budget tokens, tokenizers'
-   * longest-first truncation (truncation.rs) gives every document of d >= max(q, budget - q) tokens the
-   * same result; a word yields at least one token, so that many words suffice. For q > budget it gives the odd
-   * token to the longer of the two, so shortening the document could move it (0.23.2 happens to split such
-   * pairs the same either way; the adversarial test would catch a change).
-   */
-  private async docWordCap(query: string): Promise<number | undefined> {
-    // Truncated to maxLength, the single encoding still tells "fits" from "does not": the pair template adds
-    // more special tokens than the single one.
-    const queryTokens = (await this.tokenizer.encode(query)).getLength() - this.specials.single;
-    const budget = this.maxLength - this.specials.pair;
-    return queryTokens <= budget ? Math.max(queryTokens, budget - queryTokens) : undefined;
-  }
+/**
+ * How many words of a document can matter next to a query of `queryTokens` tokens, or undefined when cutting by
+ * words is unsafe. With q <= budget, longest-first truncation (truncation.rs) gives every document of
+ * d >= max(q, budget - q) tokens the same result; a word yields at least one token, so that many words suffice.
+ * For q > budget the odd token of the split goes by a length comparison that shortening the document could
+ * change (the adversarial test would catch a cut that does).
+ */
+function docWordCap(queryTokens: number, budget: number): number | undefined {
+  return queryTokens <= budget ? Math.max(queryTokens, budget - queryTokens) : undefined;
 }
