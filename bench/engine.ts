@@ -3,11 +3,12 @@
  * inference alone vs the whole engine (tokenize -> batch -> infer, overlapped), and peak RSS with the CPU memory
  * arena on and off (measured in child processes, since maxRSS only ever grows).
  *
- *   npm run bench:engine -- --model-dir DIR [--pairs 1024] [--repeats 3] [--max-length 64] [--pair-path encode] [--quick]
+ *   npm run bench:engine -- --model-dir DIR [--pairs 1024] [--repeats 3] [--max-length 64] [--pair-path encode] [--tokenizer binding] [--quick]
  *
  * --quick runs only the 2-thread batch-32 throughput cell (no RSS probes, no spinning table).
  * --pair-path encode measures the reference tokenization path (one `encode(query, doc)` per pair) instead of
  * the default (documents with one `encodeBatch` per chunk, pairs assembled in JS).
+ * --tokenizer binding turns off the pure-TS WordPiece fast path (wordpiece.ts) and tokenizes with the binding.
  *
  * DIR is meant to be the real architecture with the real vocabulary:
  *   npm run model:synthetic -- --arch tinybert --vocab ../shared/data/bert-base-uncased-vocab.txt --out DIR
@@ -43,6 +44,7 @@ const { values: flags } = parseArgs({
     repeats: { type: 'string', default: '3' },
     'max-length': { type: 'string', default: '64' },
     'pair-path': { type: 'string', default: 'assemble' },
+    tokenizer: { type: 'string', default: 'auto' },
     quick: { type: 'boolean', default: false },
     probe: { type: 'string' }, // internal: "<arena on|off>:<rows>" runs one RSS probe and prints JSON
   },
@@ -56,6 +58,7 @@ const pairs = Number(flags.pairs);
 const repeats = Number(flags.repeats);
 const maxLength = Number(flags['max-length']);
 const assemblePairs = flags['pair-path'] !== 'encode';
+const fastPath = flags.tokenizer !== 'binding';
 
 /** MS MARCO-like passages of 40-110 words: nearly all exceed 64 tokens, as real passages do. */
 function passages(count: number): string[] {
@@ -100,7 +103,7 @@ interface Row extends Cell {
 async function measure(cell: Cell, docs: string[]): Promise<Row> {
   const model = await readModelDir(modelDir as string);
   const options = pipelineOptions({ tokenBudget: cell.batch * maxLength, maxRows: cell.batch });
-  const tokenizer = await PairTokenizer.load({ tokenizerPath: model.tokenizerPath, modelDir: model.dir, maxLength, assemblePairs });
+  const tokenizer = await PairTokenizer.load({ tokenizerPath: model.tokenizerPath, modelDir: model.dir, maxLength, assemblePairs, fastPath });
   const session = await OnnxSession.create({
     onnxPath: model.onnxPath,
     modelDir: model.dir,
@@ -203,6 +206,7 @@ async function main(): Promise<void> {
   if (model.synthetic) console.log('NOTE: generated model with random weights: its scores are meaningless; speed and memory are real.');
   const parallelism = process.env.TOKENIZERS_PARALLELISM ?? 'unset';
   console.log(`pair path: ${assemblePairs ? 'assemble (encodeBatch + JS)' : 'encode per pair'}, TOKENIZERS_PARALLELISM=${parallelism}`);
+  console.log(`tokenizer: ${fastPath ? 'pure-TS WordPiece when supported' : 'binding only'}`);
 
   const header = [
     'threads',

@@ -123,8 +123,8 @@ async function main(): Promise<number> {
       await worker.waitUntilReady();
       await reporter.start();
       if (stopping) return;
-      const { modelName, synthetic, maxLength } = info;
-      logger.info({ workerId, model: config.MODEL_NAME, modelName, synthetic, maxLength }, 'worker ready');
+      const { modelName, synthetic, maxLength, fastTokenizer } = info;
+      logger.info({ workerId, model: config.MODEL_NAME, modelName, synthetic, maxLength, fastTokenizer }, 'worker ready');
     })().catch((error: unknown) => {
       if (stopping) return;
       logger.fatal({ err: error }, 'worker could not start consuming jobs');

@@ -171,6 +171,7 @@ describe('a loaded engine', () => {
     assert.equal(engine.info.modelDir, path.resolve(modelDir));
     assert.equal(engine.info.maxLength, 64);
     assert.equal(engine.info.synthetic, true);
+    assert.equal(engine.info.fastTokenizer, true, 'the BERT WordPiece fast path serves generated models');
     assert.ok(engine.info.modelName.length > 0);
     assert.ok(engine.info.inputNames.includes('input_ids'));
     const result = await engine.score('q', ['a', 'b', 'c']);

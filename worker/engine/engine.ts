@@ -41,6 +41,8 @@ export async function loadEngine(options: EngineOptions): Promise<RerankEngine> 
     maxLength: resolved.maxLength,
     padToken: model.padToken,
   });
+  // Not an error: the binding tokenizes instead, exactly but slower.
+  if (tokenizer.fastPathWarning) process.emitWarning(tokenizer.fastPathWarning, { code: 'RERANK_TOKENIZER_FAST_PATH' });
   if (model.vocabSize !== undefined && tokenizer.vocabSize > model.vocabSize) {
     throw new EngineError(
       'MODEL_INVALID',
@@ -61,6 +63,7 @@ export async function loadEngine(options: EngineOptions): Promise<RerankEngine> 
     maxLength: resolved.maxLength,
     inputNames: session.inputNames,
     synthetic: model.synthetic,
+    fastTokenizer: tokenizer.usesFastPath,
   };
   const batching = pipelineOptions({ tokenBudget: resolved.tokenBudget, maxRows: resolved.maxBatchRows });
   const engine = new Engine({ tokenizer, session, options: batching }, info);

@@ -1,6 +1,7 @@
 /**
- * One score() call: documents are cut into chunks; while the batches of chunk k run inference, chunk k+1 is
- * already being tokenized on libuv's pool, so tokenization hides behind inference instead of adding to it.
+ * One score() call: documents are cut into chunks, tokenized and length-sorted per chunk, then run in batches.
+ * With the binding tokenizer, chunk k+1 is tokenized on libuv's pool while chunk k runs inference; the
+ * pure-TypeScript fast path (wordpiece.ts) runs on the main thread between runs, cheap enough not to need it.
  */
 import { padBatch, planBatches, type BatchPlanOptions } from './batcher.ts';
 import { scatterScores } from './scorer.ts';

@@ -3,7 +3,7 @@
  * returns one logit per row. Load failures are MODEL_INVALID, run failures INFERENCE_FAILED.
  *
  * Note: onnxruntime-node 1.30 runs `session.run` synchronously on the main thread (deferred by setImmediate);
- * tokenization still overlaps it because the tokenizer works on libuv's pool.
+ * the binding tokenizer overlaps it from libuv's pool, and the fast path is cheap enough to run in between.
  */
 import * as ort from 'onnxruntime-node';
 import type { PaddedBatch } from './batcher.ts';

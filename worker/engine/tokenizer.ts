@@ -6,11 +6,17 @@
  * With a BERT pair template the query is tokenized once per call and the documents once per chunk with one
  * `encodeBatch`, and the pairs are assembled in JS (pair-layout.ts): ~35-40 % less tokenizer CPU than one
  * `encode(query, doc)` per pair (BENCHMARKS.md), with the same ids. Otherwise pairs are encoded one by one.
+ *
+ * When tokenizer.json is plain BERT WordPiece, the query and documents are tokenized on this thread by
+ * wordpiece.ts instead, which stops after the tokens a pair can keep (~7-17 instead of ~80-150 us of CPU per pair, BENCHMARKS.md); texts with
+ * characters it does not handle exactly, and every text when its load-time self-check fails, go to the binding.
  */
+import { readFile } from 'node:fs/promises';
 import { Tokenizer } from 'tokenizers';
 import { modelFixHint } from './model-dir.ts';
 import { assemble, BERT_PAIR_SPECIALS, detectBertTemplate, longestFirst, type BertPairTemplate } from './pair-layout.ts';
 import { EngineError } from './types.ts';
+import { BertWordPiece } from './wordpiece.ts';
 
 /** One tokenized pair, unpadded; its attention mask is all ones. */
 export interface EncodedPair {
@@ -35,6 +41,8 @@ export interface PairTokenizerOptions {
    * every pair with `encode(query, doc)`, the reference the assembled pairs equal (tests, benchmark).
    */
   assemblePairs?: boolean;
+  /** Tokenize with the pure-TS WordPiece when tokenizer.json allows it (and pairs are assembled); default true. */
+  fastPath?: boolean;
 }
 
 /** A query made ready once per score() call, then shared by every chunk of its documents. */
@@ -120,6 +128,9 @@ export class PairTokenizer {
   readonly vocabSize: number;
   private readonly charCap: number;
   private readonly cutWords: boolean;
+  /** Why the pure-TS fast path was turned off after failing its self-check, else undefined. */
+  readonly fastPathWarning: string | undefined;
+  private readonly fast: BertWordPiece | undefined;
 
   private constructor(
     /**
@@ -131,8 +142,11 @@ export class PairTokenizer {
     private readonly specials: { single: number; pair: number },
     /** The pair template, when it is BERT's and pairs are assembled in JS. */
     private readonly template: BertPairTemplate | undefined,
+    fast: { tokenizer: BertWordPiece | undefined; warning: string | undefined },
     options: PairTokenizerOptions,
   ) {
+    this.fast = fast.tokenizer;
+    this.fastPathWarning = fast.warning;
     this.maxLength = options.maxLength;
     this.charCap = options.charCap ?? charCapFor(options.maxLength);
     this.cutWords = options.cutWords ?? true;
@@ -160,7 +174,14 @@ export class PairTokenizer {
     };
     const assemble = (options.assemblePairs ?? true) && specials.pair === BERT_PAIR_SPECIALS;
     const template = assemble ? await detectBertTemplate(tokenizer) : undefined;
-    return new PairTokenizer(tokenizer, specials, template, options);
+    const wanted = template !== undefined && (options.fastPath ?? true);
+    const fast = wanted ? await loadFastPath(tokenizer, options) : { tokenizer: undefined, warning: undefined };
+    return new PairTokenizer(tokenizer, specials, template, fast, options);
+  }
+
+  /** Whether the pure-TS WordPiece tokenizes (the binding then only takes texts it does not handle). */
+  get usesFastPath(): boolean {
+    return this.fast !== undefined;
   }
 
   /** Whether pairs are assembled in JS (BERT template) rather than encoded one by one. */
@@ -190,7 +211,10 @@ export class PairTokenizer {
     // Truncated to maxLength, single encodings still tell "fits" from "does not": the pair template adds more
     // special tokens than the single one.
     if (this.template) {
-      const ids = (await this.tokenizer.encode(text, null, { addSpecialTokens: false })).getIds();
+      // budget + 1 tokens tell "fits" from "does not" as well as the binding's maxLength do.
+      const ids =
+        this.fast?.encode(text, budget + 1) ??
+        (await this.tokenizer.encode(text, null, { addSpecialTokens: false })).getIds();
       queryTokens = ids.length;
       tokens = ids.length <= budget ? ids : undefined;
     } else {
@@ -202,9 +226,12 @@ export class PairTokenizer {
   /**
    * Encodes (query, doc) for every doc: with one `encodeBatch` of the documents when pairs are assembled, else
    * one `encode` per pair, all in flight at once. Both run on libuv's thread pool, so a caller may run inference
-   * meanwhile.
+   * meanwhile. On the pure-TS fast path (encodeDocsFast) the work is done synchronously on this thread instead.
    */
   async encodeDocs(query: PreparedQuery, docs: readonly string[]): Promise<EncodedPair[]> {
+    if (this.fast && this.template && query.tokens) {
+      return this.encodeDocsFast(this.fast, this.template, query.tokens, docs);
+    }
     const { wordCap } = query;
     const cut = docs.map((doc) => {
       const capped = capChars(doc, this.charCap);
@@ -225,6 +252,32 @@ export class PairTokenizer {
     const encodings = await Promise.all(cut.map((doc) => this.tokenizer.encode(query.text, doc)));
     return encodings.map((e) => ({ ids: e.getIds(), typeIds: e.getTypeIds() }));
   }
+
+  /**
+   * encodeDocs on the fast path: each document tokenized here only as far as its first `budget` tokens (with
+   * q <= budget, longest-first truncation depends on a longer document only through d >= budget, see
+   * prepareQuery), so the word cut is not needed. Documents it declines go to the binding in one encodeBatch.
+   */
+  private async encodeDocsFast(
+    fast: BertWordPiece,
+    template: BertPairTemplate,
+    q: readonly number[],
+    docs: readonly string[],
+  ): Promise<EncodedPair[]> {
+    const budget = this.maxLength - BERT_PAIR_SPECIALS;
+    const cut = docs.map((doc) => capChars(doc, this.charCap));
+    const ids = cut.map((doc) => fast.encode(doc, budget));
+    const declined = ids.flatMap((d, i) => (d === undefined ? [i] : []));
+    if (declined.length > 0) {
+      const texts = declined.map((i) => cut[i] as string);
+      const encodings = await this.tokenizer.encodeBatch(texts, { addSpecialTokens: false });
+      declined.forEach((i, k) => (ids[i] = encodings[k]?.getIds()));
+    }
+    return ids.map((d = []) => {
+      const [keepQuery, keepDoc] = longestFirst(q.length, d.length, budget);
+      return assemble(template, q, keepQuery, d, keepDoc);
+    });
+  }
 }
 
 /**
@@ -236,4 +289,19 @@ export class PairTokenizer {
  */
 function docWordCap(queryTokens: number, budget: number): number | undefined {
   return queryTokens <= budget ? Math.max(queryTokens, budget - queryTokens) : undefined;
+}
+
+/** The fast path for this tokenizer.json, checked against the binding; off (with a warning) on any mismatch. */
+async function loadFastPath(
+  tokenizer: Tokenizer,
+  options: PairTokenizerOptions,
+): Promise<{ tokenizer: BertWordPiece | undefined; warning: string | undefined }> {
+  const fast = BertWordPiece.fromTokenizerJson(JSON.parse(await readFile(options.tokenizerPath, 'utf8')));
+  if (!fast) return { tokenizer: undefined, warning: undefined };
+  const mismatch = await fast.checkAgainst(tokenizer, options.maxLength);
+  if (mismatch === undefined) return { tokenizer: fast, warning: undefined };
+  const warning =
+    `pure-TS WordPiece disabled for ${options.tokenizerPath}: ` +
+    `its ids differ from the tokenizers binding on ${JSON.stringify(mismatch)}`;
+  return { tokenizer: undefined, warning };
 }

@@ -51,6 +51,8 @@ export interface EngineInfo {
   modelName: string;
   maxLength: number;
   inputNames: readonly string[];
+  /** True when the exact pure-TypeScript WordPiece tokenizer serves this model (else the binding does). */
+  fastTokenizer: boolean;
   /** True for generated random-weight models (config.json `rerank_queue.synthetic`): their scores mean nothing. */
   synthetic: boolean;
 }
