@@ -3,7 +3,7 @@
  * inference alone vs the whole engine (tokenize -> batch -> infer, overlapped), and peak RSS with the CPU memory
  * arena on and off (measured in child processes, since maxRSS only ever grows).
  *
- *   npm run bench:engine -- --model-dir DIR [--pairs 1024] [--repeats 3] [--max-length 64] [--pair-path encode] [--tokenizer binding] [--quick]
+ *   npm run bench:engine [-- --model-dir DIR] [--pairs 1024] [--repeats 3] [--max-length 64] [--pair-path encode] [--tokenizer binding] [--quick]
  *
  * --quick runs only the 2-thread batch-32 throughput cell (no RSS probes, no spinning table).
  * --pair-path encode measures the reference tokenization path (one `encode(query, doc)` per pair) instead of
@@ -22,6 +22,7 @@ import { readModelDir } from '../worker/engine/model-dir.ts';
 import { pipelineOptions, planChunks, runPipeline } from '../worker/engine/pipeline.ts';
 import { OnnxSession } from '../worker/engine/session.ts';
 import { PairTokenizer } from '../worker/engine/tokenizer.ts';
+import { ensureTestModel } from '../test/support/models.ts';
 
 const BATCH_SIZES = [1, 8, 32, 128];
 const THREADS = [1, 2];
@@ -49,11 +50,8 @@ const { values: flags } = parseArgs({
     probe: { type: 'string' }, // internal: "<arena on|off>:<rows>" runs one RSS probe and prints JSON
   },
 });
-const modelDir = flags['model-dir'];
-if (!modelDir) {
-  process.stderr.write('usage: npm run bench:engine -- --model-dir DIR [--pairs N] [--repeats R] [--max-length N]\n');
-  process.exit(2);
-}
+// Without --model-dir: the real architecture with the real vocabulary, generated once into .cache/models.
+const modelDir = flags['model-dir'] ?? (await ensureTestModel('tinybert', { realVocab: true }));
 const pairs = Number(flags.pairs);
 const repeats = Number(flags.repeats);
 const maxLength = Number(flags['max-length']);
@@ -101,7 +99,7 @@ interface Row extends Cell {
  * RerankEngine.score runs. Runs alternate so that load from other processes hits every column alike.
  */
 async function measure(cell: Cell, docs: string[]): Promise<Row> {
-  const model = await readModelDir(modelDir as string);
+  const model = await readModelDir(modelDir);
   const options = pipelineOptions({ tokenBudget: cell.batch * maxLength, maxRows: cell.batch });
   const tokenizer = await PairTokenizer.load({ tokenizerPath: model.tokenizerPath, modelDir: model.dir, maxLength, assemblePairs, fastPath });
   const session = await OnnxSession.create({
@@ -172,7 +170,7 @@ async function probe(spec: string): Promise<void> {
   const arena = arenaFlag === 'on';
   const baseMb = maxRssMb();
   const sizing = rows === 32 ? {} : { maxBatchRows: rows, tokenBudget: rows * maxLength };
-  const engine = await loadEngine({ modelDir: modelDir as string, maxLength, cpuMemArena: arena, ...sizing });
+  const engine = await loadEngine({ modelDir: modelDir, maxLength, cpuMemArena: arena, ...sizing });
   const loadedMb = maxRssMb();
   const docs = passages(pairs);
   const ms: number[] = [];
@@ -183,7 +181,7 @@ async function probe(spec: string): Promise<void> {
 }
 
 function runProbe(arena: boolean, rows: number): Probe {
-  const args = [...process.execArgv, fileURLToPath(import.meta.url), '--model-dir', modelDir as string];
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), '--model-dir', modelDir];
   args.push('--pairs', String(pairs), '--repeats', String(repeats), '--max-length', String(maxLength));
   args.push('--probe', `${arena ? 'on' : 'off'}:${rows}`);
   return JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' })) as Probe;
@@ -201,7 +199,7 @@ function printTable(header: string[], rows: string[][]): void {
 
 async function main(): Promise<void> {
   if (flags.probe) return probe(flags.probe);
-  const model = await readModelDir(modelDir as string);
+  const model = await readModelDir(modelDir);
   console.log(`model ${model.modelName} (${model.dir}), max length ${maxLength}, ${pairs} pairs/run, median of ${repeats}`);
   if (model.synthetic) console.log('NOTE: generated model with random weights: its scores are meaningless; speed and memory are real.');
   const parallelism = process.env.TOKENIZERS_PARALLELISM ?? 'unset';
