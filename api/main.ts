@@ -29,8 +29,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', shutdown);
 }
 
+// Before the logger exists (a bad setting) or after it failed us: plain stderr, then a non-zero exit.
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) console.error(error.message);
-  else console.error(error);
+  const message = error instanceof ConfigError ? error.message : error instanceof Error ? error.stack : String(error);
+  process.stderr.write(`${message}\n`);
   process.exit(1);
 });
