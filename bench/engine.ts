@@ -5,7 +5,8 @@
  *
  *   npm run bench:engine [-- --model-dir DIR] [--pairs 1024] [--repeats 3] [--max-length 64] [--pair-path encode] [--tokenizer binding] [--quick]
  *
- * --quick runs only the 2-thread batch-32 throughput cell (no RSS probes, no spinning table).
+ * --quick runs only the 2-thread batch-32 throughput cell and the concurrent-calls row (no RSS probes, no spinning table).
+ * The concurrent-calls row: 250 score() calls of 20 documents one at a time vs all at once (batches shared).
  * --pair-path encode measures the reference tokenization path (one `encode(query, doc)` per pair) instead of
  * the default (documents with one `encodeBatch` per chunk, pairs assembled in JS).
  * --tokenizer binding turns off the pure-TS WordPiece fast path (wordpiece.ts) and tokenizes with the binding.
@@ -19,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { padBatch, planBatches, type PaddedBatch } from '../worker/engine/batcher.ts';
 import { DEFAULT_CPU_MEM_ARENA, DEFAULT_INTRA_OP_SPINNING, loadEngine } from '../worker/engine/engine.ts';
 import { readModelDir } from '../worker/engine/model-dir.ts';
-import { pipelineOptions, planChunks, runPipeline } from '../worker/engine/pipeline.ts';
+import { pipelineParts, planChunks, runPipeline } from '../worker/engine/pipeline.ts';
 import { OnnxSession } from '../worker/engine/session.ts';
 import { PairTokenizer } from '../worker/engine/tokenizer.ts';
 import { ensureTestModel } from '../test/support/models.ts';
@@ -100,7 +101,6 @@ interface Row extends Cell {
  */
 async function measure(cell: Cell, docs: string[]): Promise<Row> {
   const model = await readModelDir(modelDir);
-  const options = pipelineOptions({ tokenBudget: cell.batch * maxLength, maxRows: cell.batch });
   const tokenizer = await PairTokenizer.load({ tokenizerPath: model.tokenizerPath, modelDir: model.dir, maxLength, assemblePairs, fastPath });
   const session = await OnnxSession.create({
     onnxPath: model.onnxPath,
@@ -109,6 +109,8 @@ async function measure(cell: Cell, docs: string[]): Promise<Row> {
     cpuMemArena: DEFAULT_CPU_MEM_ARENA,
     spinning: cell.spinning,
   });
+  const parts = pipelineParts(tokenizer, session, { tokenBudget: cell.batch * maxLength, maxRows: cell.batch });
+  const { options } = parts;
 
   // The batches the engine forms: same chunks, same length sort.
   const batches: PaddedBatch[] = [];
@@ -138,7 +140,7 @@ async function measure(cell: Cell, docs: string[]): Promise<Row> {
       for (const b of batches) await session.run(b);
     }));
     engineMs.push(await timed(async () => {
-      const { timings } = await runPipeline({ tokenizer, session, options }, QUERY, docs, false);
+      const { timings } = await runPipeline(parts, QUERY, docs, false);
       exposedMs.push(timings.tokenizeMs);
     }));
   }
@@ -152,6 +154,40 @@ async function measure(cell: Cell, docs: string[]): Promise<Row> {
     exposedTokenizeMs: median(exposedMs),
     tokenizeCpuUs: median(tokenizeCpuUs),
   };
+}
+
+/** Pairs/s of 250 calls of 20 documents at the engine defaults (2 threads), made one at a time vs all at once. */
+async function measureConcurrentCalls(): Promise<{ sequential: number; concurrent: number; batchRows: number }> {
+  const CALLS = 250;
+  const DOCS = 20;
+  const engine = await loadEngine({ modelDir, maxLength, intraOpThreads: 2 });
+  const all = passages(CALLS * DOCS);
+  const calls = Array.from({ length: CALLS }, (_, i) => ({ query: `${QUERY} ${i}`, docs: all.slice(i * DOCS, (i + 1) * DOCS) }));
+  const sequentialMs: number[] = [];
+  const concurrentMs: number[] = [];
+  const rowsPerBatch: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    sequentialMs.push(await timed(async () => {
+      for (const c of calls) await engine.score(c.query, c.docs);
+    }));
+    concurrentMs.push(await timed(async () => {
+      const results = await Promise.all(calls.map((c) => engine.score(c.query, c.docs)));
+      const sum = (f: (t: (typeof results)[number]['timings']) => number) => results.reduce((s, x) => s + f(x.timings), 0);
+      rowsPerBatch.push(sum((t) => t.batchRows) / sum((t) => t.batches));
+    }));
+  }
+  await engine.close();
+  const rate = (ms: number[]) => (CALLS * DOCS * 1000) / median(ms);
+  return { sequential: rate(sequentialMs), concurrent: rate(concurrentMs), batchRows: median(rowsPerBatch) };
+}
+
+async function printConcurrentCalls(): Promise<void> {
+  const c = await measureConcurrentCalls();
+  console.log('\nConcurrent score() calls share batches (engine defaults: 2 threads, batch 32):');
+  printTable(
+    ['workload', 'sequential pairs/s', 'concurrent pairs/s', 'concurrent / sequential', 'rows per batch (concurrent)'],
+    [['250 concurrent calls of 20 docs', fmt(c.sequential), fmt(c.concurrent), fmt(c.concurrent / c.sequential, 2), fmt(c.batchRows, 1)]],
+  );
 }
 
 interface Probe {
@@ -230,6 +266,7 @@ async function main(): Promise<void> {
   const docs = passages(pairs);
   if (flags.quick) {
     printTable(header, cells([await measure({ threads: 2, batch: 32, spinning: DEFAULT_INTRA_OP_SPINNING }, docs)]));
+    await printConcurrentCalls();
     return;
   }
 
@@ -252,6 +289,8 @@ async function main(): Promise<void> {
   for (const spinning of [true, false]) spin.push(await measure({ threads: 2, batch: 32, spinning }, docs));
   console.log('\nIntra-op spinning on (first row) vs off (second), 2 threads, batch 32:');
   printTable(header, cells(spin));
+
+  await printConcurrentCalls();
 }
 
 await main();

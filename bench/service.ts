@@ -3,7 +3,7 @@
  * Prints sync latency by request size next to the engine's own time for the same work (measured in this process,
  * in the same run), a 1,000-request concurrent burst, a 10,000-document async job, and each process's RSS.
  *
- *   npm run bench:service [-- --redis-url redis://127.0.0.1:6379]
+ *   npm run bench:service [-- --redis-url redis://127.0.0.1:6379] [--worker-concurrency N]
  *
  * The model has random weights: its scores are meaningless; speed and memory equal the real model's.
  */
@@ -15,7 +15,13 @@ import { deleteKeysWithPrefix } from '../test/support/private-redis.ts';
 import { spawnService } from '../test/support/processes.ts';
 import { loadEngine } from '../worker/engine/index.ts';
 
-const { values: flags } = parseArgs({ options: { 'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379' } } });
+const { values: flags } = parseArgs({
+  options: {
+    'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379' },
+    // Unset: the worker's default (shared/config.ts).
+    'worker-concurrency': { type: 'string' },
+  },
+});
 const REDIS_URL = flags['redis-url'];
 const PREFIX = `bench-${randomUUID().slice(0, 8)}`;
 const WORDS = (
@@ -42,7 +48,8 @@ async function main(): Promise<void> {
   process.stdout.write(`model ${modelDir} (random weights: scores are meaningless)\n\n`);
   const env = { REDIS_URL, QUEUE_PREFIX: PREFIX, MODEL_DIR: modelDir, LOG_LEVEL: 'warn', SYNC_TIMEOUT_MS: '60000' };
   const api = spawnService({ entry: 'api/main.ts', env: { ...env, PORT: '0', LOG_LEVEL: 'info' } });
-  const worker = spawnService({ entry: 'worker/main.ts', env: { ...env, LOG_LEVEL: 'info' } });
+  const concurrency: Record<string, string> = flags['worker-concurrency'] ? { WORKER_CONCURRENCY: flags['worker-concurrency'] } : {};
+  const worker = spawnService({ entry: 'worker/main.ts', env: { ...env, ...concurrency, LOG_LEVEL: 'info' } });
   try {
     const [listening] = await Promise.all([
       api.waitForLine((line) => line.msg === 'api listening'),

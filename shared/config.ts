@@ -65,10 +65,13 @@ export const ConfigSchema = Type.Object({
     description: 'Waiting jobs beyond which new work is refused with 429 instead of queueing forever.',
   }),
   WORKER_CONCURRENCY: Int({
-    default: 1,
+    default: 8,
     minimum: 1,
     maximum: 64,
-    description: 'Jobs one worker process runs at once; inference already uses every core, so 1 is right.',
+    description:
+      'Jobs one worker process runs at once. They run concurrently so that small jobs share inference batches ' +
+      '(pairs of all running jobs are batched together, jobs taken in turn); the engine still runs one inference ' +
+      'at a time, and its memory stays bounded by TOKEN_BUDGET. Each running job holds its documents.',
   }),
   INTRA_OP_THREADS: Int({
     default: availableParallelism(),

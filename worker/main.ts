@@ -1,7 +1,7 @@
 /**
  * Worker entry: config -> logger -> load and warm the model -> consume rerank jobs -> publish metrics.
  * The model is loaded before the first job is taken, so no job ever pays for it. On SIGTERM/SIGINT the worker
- * stops taking jobs, lets the active one finish, leaves the registry and frees the model and Redis.
+ * stops taking jobs, lets the active ones finish, leaves the registry and frees the model and Redis.
  */
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -93,7 +93,7 @@ async function main(): Promise<number> {
 
   const close = closeInSteps(
     [
-      // Waits for the active job: it completes and its result is stored before anything else goes away. With
+      // Waits for the active jobs: they complete and their results are stored before anything else goes away. With
       // Redis unreachable and no job running there is nothing to wait for, and a plain close() would hang.
       { name: 'worker', run: () => worker.close(connection.status !== 'ready' && stats.active === 0) },
       { name: 'reporter', run: () => reporter.close() },
@@ -107,7 +107,7 @@ async function main(): Promise<number> {
   /** Idempotent: a second signal (Ctrl-C reaches both the supervisor and its children) joins the first close. */
   const stop = (reason: Record<string, unknown>, failed = false): Promise<number> => {
     stopping ??= (async () => {
-      logger.info({ ...reason, activeJobs: stats.active }, 'worker stopping: finishing the active job');
+      logger.info({ ...reason, activeJobs: stats.active }, 'worker stopping: finishing the active jobs');
       const ok = await close();
       logger.info({ workerId }, 'worker stopped');
       return ok && !failed ? 0 : 1;

@@ -6,7 +6,7 @@ import { EngineError, type ScoreResult } from '../../worker/engine/index.ts';
 import { createProcessor, jobDataProblem, type ProcessableJob } from '../../worker/processor.ts';
 import { WorkerStats } from '../../worker/stats.ts';
 
-const timings = { tokenizeMs: 2, inferenceMs: 5, batches: 1, tokens: 10 };
+const timings = { tokenizeMs: 2, inferenceMs: 5, batches: 1, tokens: 10, batchRows: 3 };
 
 function setup(score: (query: string, docs: readonly string[], options?: { raw?: boolean }) => Promise<ScoreResult>) {
   const stats = new WorkerStats();
@@ -76,4 +76,18 @@ test('active counts jobs in flight', async () => {
   release();
   await running;
   assert.equal(stats.active, 0);
+});
+
+test('active counts concurrent jobs (WORKER_CONCURRENCY > 1)', async () => {
+  const releases: Array<() => void> = [];
+  const { stats, run } = setup(() => new Promise((resolve) => releases.push(() => resolve({ scores: [1], timings }))));
+  const running = [1, 2, 3].map(() => run(job({ query: 'q', documents: ['a'], raw: false })));
+  assert.equal(stats.active, 3);
+  releases[0]?.();
+  await running[0];
+  assert.equal(stats.active, 2);
+  releases.slice(1).forEach((release) => release());
+  await Promise.all(running);
+  assert.equal(stats.active, 0);
+  assert.equal(stats.completed, 3);
 });

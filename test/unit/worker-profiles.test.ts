@@ -31,7 +31,7 @@ test('production listens on every interface and pins its threads', () => {
   const config = loadConfig(readProfile('.env.production').env);
   assert.equal(config.HOST, '0.0.0.0');
   assert.ok(['info', 'warn'].includes(config.LOG_LEVEL));
-  assert.equal(config.WORKER_CONCURRENCY, 1);
+  assert.equal(config.WORKER_CONCURRENCY, 8);
   assert.ok(config.INTRA_OP_THREADS <= 2);
   assert.equal(config.REDIS_URL, undefined, 'REDIS_URL belongs to the deployment, not the profile');
 });

@@ -1,10 +1,10 @@
 /**
  * loadEngine: validate the directory, load tokenizer and graph, check they fit together, warm up; then score
- * through the tokenize -> batch -> infer -> scatter pipeline.
+ * through the tokenize -> schedule (batch across calls) -> infer -> scatter pipeline.
  */
 import os from 'node:os';
 import { readModelDir, modelFixHint, type ModelDir } from './model-dir.ts';
-import { pipelineOptions, runPipeline, type PipelineParts } from './pipeline.ts';
+import { pipelineParts, runPipeline, type PipelineParts } from './pipeline.ts';
 import { OnnxSession } from './session.ts';
 import { PairTokenizer } from './tokenizer.ts';
 import { EngineError, type EngineInfo, type EngineOptions, type RerankEngine, type ScoreOptions } from './types.ts';
@@ -65,8 +65,8 @@ export async function loadEngine(options: EngineOptions): Promise<RerankEngine> 
     synthetic: model.synthetic,
     fastTokenizer: tokenizer.usesFastPath,
   };
-  const batching = pipelineOptions({ tokenBudget: resolved.tokenBudget, maxRows: resolved.maxBatchRows });
-  const engine = new Engine({ tokenizer, session, options: batching }, info);
+  const batching = { tokenBudget: resolved.tokenBudget, maxRows: resolved.maxBatchRows };
+  const engine = new Engine(pipelineParts(tokenizer, session, batching), session, info);
   await warmUp(engine, model);
   return engine;
 }
@@ -114,9 +114,11 @@ class Engine implements RerankEngine {
 
   constructor(
     private readonly parts: PipelineParts,
+    private readonly session: OnnxSession,
     readonly info: EngineInfo,
   ) {}
 
+  /** Concurrent calls share one inference loop and its batches (scheduler.ts). */
   score(query: string, documents: readonly string[], options: ScoreOptions = {}) {
     if (this.closing) return Promise.reject(new EngineError('INFERENCE_FAILED', 'Engine is closed'));
     // Whatever fails inside one call (tokenizer included) is that call's INFERENCE_FAILED.
@@ -131,9 +133,9 @@ class Engine implements RerankEngine {
     return call;
   }
 
-  /** Lets calls in flight finish, then frees the session; idempotent. */
+  /** Refuses new calls, lets calls in flight finish, then frees the session; idempotent. */
   close(): Promise<void> {
-    this.closing ??= Promise.allSettled([...this.inFlight]).then(() => this.parts.session.release());
+    this.closing ??= Promise.allSettled([...this.inFlight]).then(() => this.session.release());
     return this.closing;
   }
 }

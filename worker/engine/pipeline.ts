@@ -1,18 +1,21 @@
 /**
- * One score() call: documents are cut into chunks, tokenized and length-sorted per chunk, then run in batches.
- * With the binding tokenizer, chunk k+1 is tokenized on libuv's pool while chunk k runs inference; the
- * pure-TypeScript fast path (wordpiece.ts) runs on the main thread between runs, cheap enough not to need it.
+ * One score() call: documents are cut into chunks, each chunk tokenized and handed to the engine's scheduler
+ * (scheduler.ts), which batches the pairs of every call in flight. A call tokenizes its next chunk while the
+ * scheduler works through the current one, and hands it over once the current one has been taken into a round,
+ * so each call holds at most two chunks of pairs. With the binding tokenizer that tokenization runs on libuv's
+ * pool beside inference; the pure-TypeScript fast path (wordpiece.ts) runs on the main thread between runs.
  */
-import { padBatch, planBatches, type BatchPlanOptions } from './batcher.ts';
-import { scatterScores } from './scorer.ts';
+import type { BatchPlanOptions } from './batcher.ts';
+import { BatchScheduler, type ScheduledCall } from './scheduler.ts';
 import type { OnnxSession } from './session.ts';
 import type { EncodedPair, PairTokenizer } from './tokenizer.ts';
 import type { ScoreResult } from './types.ts';
 
 export interface PipelineOptions extends BatchPlanOptions {
   /**
-   * Pairs tokenized and length-sorted together. Larger chunks sort better (less padding). The first chunk is
-   * only one batch (maxRows pairs), because its tokenization is the one part not hidden behind inference.
+   * Pairs tokenized together, and pairs the scheduler takes into one round of batches. Larger chunks sort better
+   * (less padding). The first chunk is only one batch (maxRows pairs), because its tokenization is the one part
+   * not hidden behind inference.
    */
   chunkSize: number;
 }
@@ -37,8 +40,21 @@ export function planChunks(count: number, options: PipelineOptions): Array<[numb
 
 export interface PipelineParts {
   tokenizer: PairTokenizer;
-  session: OnnxSession;
+  scheduler: BatchScheduler;
   options: PipelineOptions;
+}
+
+/** The parts of one engine: every call scored through them shares one inference loop. */
+export function pipelineParts(tokenizer: PairTokenizer, session: OnnxSession, batch: BatchPlanOptions): PipelineParts {
+  const options = pipelineOptions(batch);
+  const scheduler = new BatchScheduler({
+    tokenBudget: options.tokenBudget,
+    maxRows: options.maxRows,
+    roundSize: options.chunkSize,
+    padId: tokenizer.padId,
+    run: (padded) => session.run(padded),
+  });
+  return { tokenizer, scheduler, options };
 }
 
 interface TokenizedChunk {
@@ -46,18 +62,26 @@ interface TokenizedChunk {
   pairs: EncodedPair[];
 }
 
-export async function runPipeline(
+export function runPipeline(
   parts: PipelineParts,
   query: string,
   documents: readonly string[],
   raw: boolean,
 ): Promise<ScoreResult> {
-  const scores = new Array<number>(documents.length).fill(Number.NaN);
-  const timings = { tokenizeMs: 0, inferenceMs: 0, batches: 0, tokens: 0 };
+  const call = parts.scheduler.open(documents.length, raw);
+  if (documents.length > 0) feed(parts, call, query, documents).catch((err: unknown) => call.fail(err));
+  return call.result;
+}
+
+async function feed(
+  parts: PipelineParts,
+  call: ScheduledCall,
+  query: string,
+  documents: readonly string[],
+): Promise<void> {
   const chunks = planChunks(documents.length, parts.options);
   // The query is tokenized once per call, not once per chunk or pair.
   const prepared = parts.tokenizer.prepareQuery(query);
-  prepared.catch(() => undefined); // surfaces through the first chunk; with no documents, nowhere
   const tokenize = (k: number): Promise<TokenizedChunk> | undefined => {
     const bounds = chunks[k];
     if (!bounds) return undefined;
@@ -65,43 +89,19 @@ export async function runPipeline(
     const chunk = prepared
       .then((q) => parts.tokenizer.encodeDocs(q, documents.slice(start, end)))
       .then((pairs) => ({ start, pairs }));
-    // If inference throws meanwhile, this chunk must not surface as an unhandled rejection.
+    // If the call fails meanwhile, this chunk must not surface as an unhandled rejection.
     chunk.catch(() => undefined);
     return chunk;
   };
 
   let next = tokenize(0);
-  for (let k = 0; next; k++) {
+  for (let k = 0; next && !call.settled; k++) {
     // Only the wait is timed: tokenization that finished behind inference cost the call nothing.
     const t0 = performance.now();
     const chunk: TokenizedChunk = await next;
-    timings.tokenizeMs += performance.now() - t0;
+    call.timings.tokenizeMs += performance.now() - t0;
+    call.push(chunk.start, chunk.pairs);
     next = tokenize(k + 1);
-    await inferChunk(parts, chunk, scores, raw, timings);
-  }
-  return { scores, timings };
-}
-
-async function inferChunk(
-  parts: PipelineParts,
-  chunk: TokenizedChunk,
-  scores: number[],
-  raw: boolean,
-  timings: ScoreResult['timings'],
-): Promise<void> {
-  const lengths = chunk.pairs.map((p) => p.ids.length);
-  for (const indices of planBatches(lengths, parts.options)) {
-    const batch = padBatch(chunk.pairs, indices, parts.tokenizer.padId);
-    const t0 = performance.now();
-    const logits = await parts.session.run(batch);
-    timings.inferenceMs += performance.now() - t0;
-    timings.batches += 1;
-    timings.tokens += indices.reduce((sum, i) => sum + (lengths[i] ?? 0), 0);
-    scatterScores(
-      logits,
-      indices.map((i) => chunk.start + i),
-      scores,
-      raw,
-    );
+    await call.drained();
   }
 }

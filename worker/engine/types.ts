@@ -31,10 +31,18 @@ export interface ScoreTimings {
    * one; only the part not hidden that way is counted, i.e. what tokenization added to the call's latency.
    */
   tokenizeMs: number;
-  /** Wall time of the ONNX Runtime calls, summed. */
+  /**
+   * Wall time of the ONNX Runtime calls this call's pairs took part in, each counted by the call's share of its
+   * rows: concurrent calls share batches, and their inferenceMs add up to the engine's inference time.
+   */
   inferenceMs: number;
-  /** Number of inference calls. */
+  /** Number of inference calls this call's pairs took part in. */
   batches: number;
+  /**
+   * Rows of those inference calls, other calls' rows included: above the call's document count when it shared
+   * batches with concurrent calls.
+   */
+  batchRows: number;
   /** Real (unpadded) tokens of all pairs, special tokens included. */
   tokens: number;
 }
