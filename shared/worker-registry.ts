@@ -20,6 +20,14 @@ export interface WorkerReport extends ProcessStats {
   reported_at: string;
 }
 
+/** Three missed beats: one late beat (GC pause, slow Redis) must not make a live worker vanish. */
+const REPORT_TTL_BEATS = 3;
+
+/** How long a report stays valid: the worker publishes with this expiry, the API lists reports this young. */
+export function reportTtlMs(heartbeatMs: number): number {
+  return heartbeatMs * REPORT_TTL_BEATS;
+}
+
 const indexKey = (prefix: string) => `${prefix}:workers`;
 const reportKey = (prefix: string, workerId: string) => `${prefix}:workers:${workerId}`;
 
@@ -43,8 +51,14 @@ export async function removeWorkerReport(redis: Redis, prefix: string, workerId:
 /** Live workers: those whose report has not expired. Stale index entries are pruned on the way. */
 export async function listWorkerReports(redis: Redis, prefix: string, maxAgeMs: number): Promise<WorkerReport[]> {
   const oldest = Date.now() - maxAgeMs;
-  await redis.zremrangebyscore(indexKey(prefix), '-inf', `(${oldest}`);
-  const ids = await redis.zrange(indexKey(prefix), '0', '-1');
+  const replies = await redis
+    .multi()
+    .zremrangebyscore(indexKey(prefix), '-inf', `(${oldest}`)
+    .zrange(indexKey(prefix), '0', '-1')
+    .exec();
+  const [, [listError, listed] = []] = replies ?? [];
+  if (listError) throw listError;
+  const ids = listed as string[];
   if (ids.length === 0) return [];
   const values = await redis.mget(ids.map((id) => reportKey(prefix, id)));
   return values.filter((value): value is string => value !== null).map((value) => JSON.parse(value) as WorkerReport);

@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../shared/logger.ts';
 import { ProcessStatsSampler } from '../shared/process-stats.ts';
-import { publishWorkerReport, removeWorkerReport, type WorkerReport } from '../shared/worker-registry.ts';
+import { publishWorkerReport, removeWorkerReport, reportTtlMs, type WorkerReport } from '../shared/worker-registry.ts';
 import type { WorkerStats } from './stats.ts';
 
 /** Who this worker is; fixed for its lifetime. */
@@ -30,9 +30,6 @@ export interface ReporterOptions {
   stats: WorkerStats;
   logger: Logger;
 }
-
-/** Three missed beats: one late beat (GC pause, slow Redis) must not make a live worker vanish. */
-export const REPORT_TTL_BEATS = 3;
 
 export class WorkerReporter {
   private readonly sampler = new ProcessStatsSampler();
@@ -98,7 +95,7 @@ export class WorkerReporter {
   private async publish(): Promise<void> {
     const { redis, prefix, intervalMs, logger } = this.options;
     try {
-      await publishWorkerReport(redis, prefix, this.report(), intervalMs * REPORT_TTL_BEATS);
+      await publishWorkerReport(redis, prefix, this.report(), reportTtlMs(intervalMs));
       if (this.failing) logger.info('worker report published again');
       this.failing = false;
     } catch (error) {

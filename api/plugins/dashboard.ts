@@ -33,7 +33,7 @@ export function basicAuth(user: string, password: string) {
   };
 }
 
-/** Encapsulated on purpose (no definePlugin): the auth hook must not reach the API's routes. */
+/** Encapsulated on purpose (not wrapped in fastify-plugin): the auth hook must not reach the API's routes. */
 export async function dashboardPlugin(app: FastifyInstance, { config }: { config: Config }): Promise<void> {
   const { DASHBOARD_USER: user, DASHBOARD_PASSWORD: password } = config;
   if (!user || !password) return;

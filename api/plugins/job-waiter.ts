@@ -7,7 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../shared/config.ts';
 import { QUEUE_NAME, keyPrefix, redisOptions, redisUrl, type RerankJobResult } from '../../shared/queue.ts';
 import { JobWaiter } from '../services/job-waiter.ts';
-import { closeWithin, definePlugin } from './define.ts';
+import fp from 'fastify-plugin';
+import { closeWithin } from './close.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,7 +16,7 @@ declare module 'fastify' {
   }
 }
 
-export const jobWaiterPlugin = definePlugin(
+export const jobWaiterPlugin = fp(
   async (app: FastifyInstance, { config }: { config: Config }) => {
     const events = new QueueEvents<RerankJobResult>(QUEUE_NAME, {
       connection: { ...redisOptions('blocking'), url: redisUrl(config) },

@@ -10,7 +10,8 @@ import {
   type RerankJobData,
   type RerankJobResult,
 } from '../../shared/queue.ts';
-import { closeWithin, definePlugin } from './define.ts';
+import fp from 'fastify-plugin';
+import { closeWithin } from './close.ts';
 
 export type RerankQueue = Queue<RerankJobData, RerankJobResult>;
 
@@ -20,7 +21,7 @@ declare module 'fastify' {
   }
 }
 
-export const queuePlugin = definePlugin(
+export const queuePlugin = fp(
   async (app: FastifyInstance, { config }: { config: Config }) => {
     const queue: RerankQueue = new Queue(QUEUE_NAME, {
       connection: app.redis,

@@ -8,7 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../shared/config.ts';
 import { ServiceError } from '../../shared/errors.ts';
 import { createRedisConnection } from '../../shared/queue.ts';
-import { closeWithin, definePlugin } from './define.ts';
+import fp from 'fastify-plugin';
+import { closeWithin } from './close.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,7 +20,7 @@ declare module 'fastify' {
 
 const STARTUP_WAIT_MS = 2_000;
 
-export const redisPlugin = definePlugin(
+export const redisPlugin = fp(
   async (app: FastifyInstance, { config }: { config: Config }) => {
     const redis = createRedisConnection(config, 'producer');
     let up = false;

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../shared/config.ts';
 import type { ProcessStats, ProcessStatsSampler } from '../../shared/process-stats.ts';
 import { keyPrefix } from '../../shared/queue.ts';
-import { listWorkerReports, type WorkerReport } from '../../shared/worker-registry.ts';
+import { listWorkerReports, reportTtlMs, type WorkerReport } from '../../shared/worker-registry.ts';
 import type { RerankQueue } from '../plugins/queue.ts';
 import type { JobWaiter } from './job-waiter.ts';
 
@@ -16,9 +16,9 @@ export interface StatusDeps {
   withRedis<T>(operation: () => Promise<T>): Promise<T>;
 }
 
-/** A worker counts while its last report is younger than its TTL (three heartbeats). */
+/** A worker counts while its last report is younger than the reports' TTL. */
 const liveWorkers = (deps: StatusDeps): Promise<WorkerReport[]> =>
-  listWorkerReports(deps.redis, keyPrefix(deps.config), 3 * deps.config.WORKER_HEARTBEAT_MS);
+  listWorkerReports(deps.redis, keyPrefix(deps.config), reportTtlMs(deps.config.WORKER_HEARTBEAT_MS));
 
 export interface Readiness {
   status: 'ready' | 'not_ready';
@@ -27,16 +27,13 @@ export interface Readiness {
 }
 
 export async function readiness(deps: StatusDeps): Promise<Readiness> {
-  let workers: WorkerReport[];
+  let loaded: number;
   try {
-    workers = await deps.withRedis(async () => {
-      await deps.redis.ping();
-      return liveWorkers(deps);
-    });
+    // Listing the reports is itself the Redis check; a worker reports only once its model is loaded and warm.
+    loaded = (await deps.withRedis(() => liveWorkers(deps))).length;
   } catch {
     return { status: 'not_ready', reason: 'Redis is unreachable.', checks: { redis: 'unavailable', workers: 0 } };
   }
-  const loaded = workers.filter((worker) => worker.model !== '').length;
   if (loaded === 0) {
     return {
       status: 'not_ready',

@@ -1,24 +1,5 @@
-/**
- * What fastify-plugin does, without the dependency: a plugin marked this way decorates the app it is registered
- * on (no encapsulation), carries a name, and Fastify checks at start-up that the plugins it names came first.
- */
+/** Closing shared resources in onClose hooks. */
 import type { FastifyInstance } from 'fastify';
-
-export interface PluginMeta {
-  name: string;
-  dependencies?: string[];
-}
-
-export function definePlugin<Options>(
-  plugin: (app: FastifyInstance, options: Options) => Promise<void>,
-  meta: PluginMeta,
-): (app: FastifyInstance, options: Options) => Promise<void> {
-  return Object.assign(plugin, {
-    [Symbol.for('skip-override')]: true,
-    [Symbol.for('fastify.display-name')]: meta.name,
-    [Symbol.for('plugin-meta')]: meta,
-  });
-}
 
 /** Close steps must not hang shutdown when Redis is gone, nor stop the steps after them when they fail. */
 export async function closeWithin(
