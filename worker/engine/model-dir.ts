@@ -21,7 +21,8 @@ export interface ModelDir {
   padToken: string | undefined;
 }
 
-const REQUIRED_FILES = ['config.json', 'tokenizer.json', path.join('onnx', 'model.onnx')] as const;
+/** What a model directory must hold (HuggingFace layout); `npm start` checks the same list before spawning. */
+export const REQUIRED_MODEL_FILES = ['config.json', 'tokenizer.json', path.join('onnx', 'model.onnx')] as const;
 
 /** HF writes model_max_length = 1e30 when a tokenizer has no limit; anything this large means "unset". */
 const UNSET_MODEL_MAX_LENGTH = 1e9;
@@ -61,7 +62,7 @@ async function assertFilesPresent(dir: string): Promise<void> {
     throw new EngineError('MODEL_NOT_FOUND', `Model directory ${dir} ${what}. ${modelFixHint(dir)}`);
   }
   const missing: string[] = [];
-  for (const file of REQUIRED_FILES) {
+  for (const file of REQUIRED_MODEL_FILES) {
     const fileStat = await stat(path.join(dir, file)).catch(() => undefined);
     if (!fileStat?.isFile()) missing.push(file);
   }
@@ -69,7 +70,7 @@ async function assertFilesPresent(dir: string): Promise<void> {
     throw new EngineError(
       'MODEL_NOT_FOUND',
       `Model directory ${dir} is incomplete: missing ${missing.join(', ')} ` +
-        `(expected HuggingFace layout: ${REQUIRED_FILES.join(', ')}). ${modelFixHint(dir)}`,
+        `(expected HuggingFace layout: ${REQUIRED_MODEL_FILES.join(', ')}). ${modelFixHint(dir)}`,
     );
   }
 }
