@@ -12,7 +12,7 @@
  * --tokenizer binding turns off the pure-TS WordPiece fast path (wordpiece.ts) and tokenizes with the binding.
  *
  * DIR is meant to be the real architecture with the real vocabulary:
- *   npm run model:synthetic -- --arch tinybert --vocab ../shared/data/bert-base-uncased-vocab.txt --out DIR
+ *   npm run model:synthetic -- --arch tinybert --vocab data/bert-base-uncased-vocab.txt --out DIR
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

@@ -3,24 +3,22 @@
  * TinyBERT-L-2 architecture and random weights (once), says loudly that its scores are meaningless, and runs the
  * same supervisor as `npm start` with MODEL_DIR pointing at it.
  */
-import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { bertVocabPath } from './lib/bert-vocab.ts';
 import { modelDirProblem } from './lib/model-check.ts';
 import { runService } from './lib/service.ts';
 import { writeSyntheticModel } from './synthetic-model/index.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const modelDir = resolve(root, 'models/demo-tinybert-random');
-/** bert-base-uncased's vocabulary, shared by the workspace: with it the tokenizer is the real model's. */
-const realVocab = resolve(root, '../shared/data/bert-base-uncased-vocab.txt');
 
 async function ensureDemoModel(): Promise<void> {
   if (modelDirProblem(modelDir) === undefined) return;
   // Written next to the target and renamed, so an interrupted run never leaves a half-written model behind.
   const partial = `${modelDir}.partial-${process.pid}`;
   await rm(partial, { recursive: true, force: true });
-  await writeSyntheticModel({ arch: 'tinybert', outDir: partial, vocabFile: existsSync(realVocab) ? realVocab : undefined });
+  await writeSyntheticModel({ arch: 'tinybert', outDir: partial, vocabFile: bertVocabPath() });
   await rm(modelDir, { recursive: true, force: true });
   await rename(partial, modelDir);
 }

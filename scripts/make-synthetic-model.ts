@@ -19,7 +19,7 @@ import {
 const USAGE = `usage: npm run model:synthetic -- --arch ${ARCH_NAMES.join('|')} --out DIR [--vocab FILE] [--seed N]
   --arch   tinybert: the architecture of cross-encoder/ms-marco-TinyBERT-L-2-v2; tiny: small, for fast tests
   --out    directory to write (created if missing; existing model files are overwritten)
-  --vocab  a BERT vocab.txt, e.g. ../shared/data/bert-base-uncased-vocab.txt (default: a generated vocabulary)
+  --vocab  a BERT vocab.txt, e.g. data/bert-base-uncased-vocab.txt (the real model's, bundled; default: generated)
   --seed   unsigned 32-bit integer (default ${DEFAULT_SEED})`;
 
 class UsageError extends Error {}

@@ -3,6 +3,8 @@
  * at hand. A generated vocabulary keeps BERT's special-token ids, so code that hard-codes [CLS]=101 behaves alike.
  */
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { BERT_VOCAB_PATH, bertVocabPath } from '../lib/bert-vocab.ts';
 
 /** BERT's special tokens, by the id they have in bert-base-uncased. */
 export const SPECIAL_TOKEN_IDS = { '[PAD]': 0, '[UNK]': 100, '[CLS]': 101, '[SEP]': 102, '[MASK]': 103 } as const;
@@ -91,6 +93,8 @@ export function generateVocab(size: number): string[] {
 
 /** Reads a vocab.txt (one token per line, id = line number) and checks it can back a BERT tokenizer. */
 export function readVocabFile(path: string): string[] {
+  // The bundled copy is checked against its known checksum before it is trusted.
+  if (resolve(path) === BERT_VOCAB_PATH) bertVocabPath();
   const lines = readFileSync(path, 'utf8').split(/\r?\n/);
   if (lines.at(-1) === '') lines.pop(); // the newline ending the last line does not start another token
   const seen = new Set<string>();

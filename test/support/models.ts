@@ -13,22 +13,18 @@ import {
   writeSyntheticModel,
   type ArchName,
 } from '../../scripts/synthetic-model/index.ts';
+import { bertVocabPath } from '../../scripts/lib/bert-vocab.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
-/** bert-base-uncased's vocabulary, kept beside the checkout (CI clones shared/ next to the repo), never in it. */
-export const REAL_VOCAB_PATH = resolve(REPO_ROOT, '../shared/data/bert-base-uncased-vocab.txt');
+/** bert-base-uncased's vocabulary, bundled in data/ (its checksum is checked on first use). */
+export { BERT_VOCAB_PATH as REAL_VOCAB_PATH } from '../../scripts/lib/bert-vocab.ts';
 export const TEST_MODELS_DIR = join(REPO_ROOT, '.cache', 'models');
 
 export interface TestModelOptions {
-  /** Use the real BERT vocabulary when REAL_VOCAB_PATH exists, else fall back to a generated one. */
+  /** Use the bundled real BERT vocabulary instead of a generated one. */
   realVocab?: boolean;
   /** Default 42. */
   seed?: number;
-}
-
-/** Whether `realVocab: true` gets the real vocabulary here; tests asserting real token ids skip without it. */
-export function realVocabAvailable(): boolean {
-  return existsSync(REAL_VOCAB_PATH);
 }
 
 /** True when `dir` holds a complete model from the current generator. */
@@ -74,7 +70,7 @@ const pending = new Map<string, Promise<string>>();
 /** The directory of a generated model in HF layout, `.cache/models/<arch>-seed<N>[-realvocab]`. */
 export function ensureTestModel(arch: ArchName, options: TestModelOptions = {}): Promise<string> {
   const seed = options.seed ?? DEFAULT_SEED;
-  const vocabFile = options.realVocab && realVocabAvailable() ? REAL_VOCAB_PATH : undefined;
+  const vocabFile = options.realVocab ? bertVocabPath() : undefined;
   const dir = join(TEST_MODELS_DIR, `${arch}-seed${seed}${vocabFile ? '-realvocab' : ''}`);
   let ready = pending.get(dir);
   if (!ready) {

@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import { Tokenizer } from 'tokenizers';
 import { ARCHS, GENERATOR_VERSION, SYNTHETIC_NOTE, writeSyntheticModel } from '../../scripts/synthetic-model/index.ts';
 import { generateVocab } from '../../scripts/synthetic-model/vocab.ts';
-import { ensureTestModel, REAL_VOCAB_PATH, realVocabAvailable } from '../support/models.ts';
+import { BERT_VOCAB_SHA256, bertVocabPath } from '../../scripts/lib/bert-vocab.ts';
+import { ensureTestModel, REAL_VOCAB_PATH } from '../support/models.ts';
 
 const EXPECTED_FILES = [
   'README.md',
@@ -18,7 +19,6 @@ const EXPECTED_FILES = [
   'tokenizer_config.json',
   'vocab.txt',
 ];
-const NO_REAL_VOCAB = !realVocabAvailable() && `real vocabulary not found at ${REAL_VOCAB_PATH}`;
 
 /** sha256 of every file under `dir`, keyed by its path relative to `dir`. */
 async function fileHashes(dir: string): Promise<Record<string, string>> {
@@ -78,7 +78,7 @@ describe('writeSyntheticModel output', () => {
   });
 });
 
-describe('tinybert with the real vocabulary', { skip: NO_REAL_VOCAB }, () => {
+describe('tinybert with the real vocabulary', () => {
   let dir: string;
   let tokenizer: Tokenizer;
   before(async () => {
@@ -127,6 +127,13 @@ describe('tinybert with the real vocabulary', { skip: NO_REAL_VOCAB }, () => {
 
   it('copies the vocabulary byte for byte', async () => {
     assert.deepEqual(await readFile(path.join(dir, 'vocab.txt')), await readFile(REAL_VOCAB_PATH));
+  });
+
+  it('is the bundled bert-base-uncased vocabulary, whose checksum is checked where it is read', async () => {
+    const digest = createHash('sha256').update(await readFile(REAL_VOCAB_PATH)).digest('hex');
+    assert.equal(digest, BERT_VOCAB_SHA256);
+    assert.equal(bertVocabPath(), REAL_VOCAB_PATH);
+    assert.equal((await readFile(REAL_VOCAB_PATH, 'utf8')).split('\n').filter(Boolean).length, 30_522);
   });
 
   it('tokenizes known words to their bert-base-uncased ids', async () => {
