@@ -32,8 +32,17 @@ export const ConfigSchema = Type.Object({
     minLength: 1,
     description: 'Model directory in HuggingFace layout (npm run model:fetch writes the default one).',
   }),
+  MODEL_FILE: Type.String({
+    default: 'onnx/model.onnx',
+    // Relative to MODEL_DIR, never outside it.
+    pattern: '^(?!.*\\.\\.)[\\w.-]+(/[\\w.-]+)*\\.onnx$',
+    description: 'ONNX graph inside MODEL_DIR, e.g. onnx/model_int8.onnx written by npm run model:quantize.',
+  }),
   MODEL_NAME: Type.Optional(
-    Type.String({ minLength: 1, description: 'Model name in job keys and metrics; default: basename of MODEL_DIR.' }),
+    Type.String({
+      minLength: 1,
+      description: 'Model name in job keys and metrics; default: basename of MODEL_DIR (+ the MODEL_FILE variant).',
+    }),
   ),
   MAX_SEQ_LENGTH: Int({
     default: 64,
@@ -143,7 +152,16 @@ export function loadConfig(env: Env = readEnv()): Config {
       `Invalid configuration: MAX_SYNC_WAIT_MS=${config.MAX_SYNC_WAIT_MS} must be >= SYNC_TIMEOUT_MS=${config.SYNC_TIMEOUT_MS}`,
     );
   }
-  return Object.freeze({ ...config, MODEL_NAME: config.MODEL_NAME ?? basename(config.MODEL_DIR) });
+  return Object.freeze({ ...config, MODEL_NAME: config.MODEL_NAME ?? defaultModelName(config) });
+}
+
+/**
+ * The model's name in job keys and metrics. Another ONNX file of the same directory (an int8 variant) scores
+ * differently, so it gets its own name: identical requests must not share a job across variants.
+ */
+function defaultModelName(config: Pick<RawConfig, 'MODEL_DIR' | 'MODEL_FILE'>): string {
+  const variant = basename(config.MODEL_FILE, '.onnx');
+  return variant === 'model' ? basename(config.MODEL_DIR) : `${basename(config.MODEL_DIR)}-${variant}`;
 }
 
 /** For documentation and tests: every setting with its default and description. */

@@ -28,6 +28,7 @@ async function loadModel(config: Config, logger: Logger): Promise<RerankEngine |
   try {
     return await loadEngine({
       modelDir: config.MODEL_DIR,
+      modelFile: config.MODEL_FILE,
       maxLength: config.MAX_SEQ_LENGTH,
       intraOpThreads: config.INTRA_OP_THREADS,
       tokenBudget: config.TOKEN_BUDGET,

@@ -5,13 +5,13 @@
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 // model-dir.ts, not the engine's index: the supervisor must not load onnxruntime just to check for files.
-import { REQUIRED_MODEL_FILES } from '../../worker/engine/model-dir.ts';
+import { DEFAULT_ONNX_FILE, requiredModelFiles } from '../../worker/engine/model-dir.ts';
 import { MODEL_FIX_HINT } from '../../worker/model-hint.ts';
 
 /** Why `dir` holds no model (missing files named, with the fix), or undefined when the files are there. */
-export function modelDirProblem(dir: string): string | undefined {
+export function modelDirProblem(dir: string, onnxFile: string = DEFAULT_ONNX_FILE): string | undefined {
   const absolute = resolve(dir);
-  const missing = REQUIRED_MODEL_FILES.filter((file) => !statSync(join(absolute, file), { throwIfNoEntry: false })?.isFile());
+  const missing = requiredModelFiles(onnxFile).filter((file) => !statSync(join(absolute, file), { throwIfNoEntry: false })?.isFile());
   if (missing.length === 0) return undefined;
   return `No model in MODEL_DIR=${absolute} (missing ${missing.join(', ')}). ${MODEL_FIX_HINT}`;
 }

@@ -36,7 +36,7 @@ export async function runService(options: RunServiceOptions): Promise<number> {
     return 1;
   }
   const logger = createLogger(config, 'supervisor');
-  const problem = modelDirProblem(config.MODEL_DIR);
+  const problem = modelDirProblem(config.MODEL_DIR, config.MODEL_FILE);
   if (problem) {
     logger.fatal({ modelDir: config.MODEL_DIR }, problem);
     return 1;

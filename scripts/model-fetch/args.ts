@@ -15,7 +15,10 @@ sha256, and installs it in one step: an interrupted or failed fetch never leaves
 
   --model ID        hub repo id (default ${DEFAULT_MODEL})
   --revision REV    branch, tag or commit (default main)
-  --out DIR         model directory (default models/<name of the repo>, i.e. models/ms-marco-TinyBERT-L-2-v2)
+  --file PATH       the ONNX graph to fetch instead of onnx/model.onnx, e.g. onnx/model_quint8_avx2.onnx (an int8
+                    variant; run it with MODEL_FILE=PATH)
+  --out DIR         model directory (default models/<name of the repo>, i.e. models/ms-marco-TinyBERT-L-2-v2;
+                    with --file, models/<name>-<file name without .onnx>)
   --endpoint URL    hub base URL (default $HF_ENDPOINT, else ${DEFAULT_ENDPOINT})
   --force           fetch again even if DIR already holds a complete model
   -h, --help        show this help
@@ -31,6 +34,8 @@ export type CliCommand = { help: true } | { help: false; options: FetchModelOpti
 
 /** Optional namespace, then a name: the characters the hub allows in repo ids. */
 const REPO_ID = /^(?:[\w.-]+\/)?[\w.-]+$/;
+/** A file inside the repo: relative, no "..", an .onnx graph. */
+const ONNX_FILE = /^(?!.*\.\.)[\w.-]+(?:\/[\w.-]+)*\.onnx$/;
 
 export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliCommand {
   const { values } = parseFlags(argv);
@@ -40,13 +45,19 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const revision = values.revision ?? 'main';
   if (revision === '') throw new UsageError('--revision: must not be empty');
   const endpoint = values.endpoint ?? (env.HF_ENDPOINT || DEFAULT_ENDPOINT);
+  const onnxFile = values.file;
+  if (onnxFile !== undefined && !ONNX_FILE.test(onnxFile)) {
+    throw new UsageError(`--file: expected a relative path ending in .onnx without "..", got ${onnxFile}`);
+  }
+  const variant = onnxFile === undefined ? '' : `-${posix.basename(onnxFile, '.onnx')}`;
   if (!isHttpUrl(endpoint)) throw new UsageError(`--endpoint: not an http(s) URL: ${endpoint}`);
   return {
     help: false,
     options: {
       model,
       revision,
-      outDir: values.out ?? posix.join('models', posix.basename(model)),
+      outDir: values.out ?? posix.join('models', `${posix.basename(model)}${variant}`),
+      onnxFile,
       endpoint,
       token: env.HF_TOKEN || undefined,
       force: values.force ?? false,
@@ -64,6 +75,7 @@ function parseFlags(argv: readonly string[]) {
         model: { type: 'string' },
         revision: { type: 'string' },
         out: { type: 'string' },
+        file: { type: 'string' },
         endpoint: { type: 'string' },
         force: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },

@@ -8,7 +8,8 @@ import { downloadFile, type DownloadedFile } from './download.ts';
 import { FetchError } from './errors.ts';
 import { headFile, resolveUrl, type FileMeta, type HubRepo } from './hub.ts';
 import { installDir, makeStagingDir, removeDir } from './install.ts';
-import { MODEL_FILES, inspectModelDir, writeManifest, type DirState, type Manifest } from './model-dir.ts';
+import { modelFiles } from '../../worker/engine/model-dir.ts';
+import { inspectModelDir, writeManifest, type DirState, type Manifest } from './model-dir.ts';
 import { silentProgress, type Progress } from './progress.ts';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.ts';
 
@@ -19,6 +20,8 @@ export interface FetchModelOptions {
   revision: string;
   /** Target model directory; created with its parents. */
   outDir: string;
+  /** The ONNX graph to fetch (e.g. a quantized variant such as onnx/model_quint8_avx2.onnx); default onnx/model.onnx. */
+  onnxFile?: string | undefined;
   /** Hub base URL, e.g. https://huggingface.co. */
   endpoint: string;
   /** Bearer token for private or gated repos. */
@@ -43,7 +46,7 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 
 export async function fetchModel(options: FetchModelOptions): Promise<FetchModelResult> {
   const dir = resolve(options.outDir);
-  const state = await inspectModelDir(dir);
+  const state = await inspectModelDir(dir, options.onnxFile);
   const present = existingModel(state, dir, options);
   if (present) return present;
 
@@ -93,7 +96,7 @@ async function readMetadata(repo: HubRepo, options: FetchModelOptions) {
   let revision = options.revision;
   let commit: string | undefined;
   const metas: FileMeta[] = [];
-  for (const { path, required } of MODEL_FILES) {
+  for (const { path, required } of modelFiles(options.onnxFile)) {
     const head = () => headFile(repo, revision, path, { timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, signal: options.signal });
     const meta = await withRetry(options.retry ?? DEFAULT_RETRY, retryHooks(path, options), head).catch((error: unknown) => {
       if (!required && error instanceof FetchError && error.code === 'E_HUB_NOT_FOUND') return undefined;

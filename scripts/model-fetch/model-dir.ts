@@ -4,16 +4,8 @@
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-
-/** HuggingFace layout read by the worker's engine; vocab.txt is fetched when the repo has it. */
-export const MODEL_FILES: readonly { path: string; required: boolean }[] = Object.freeze([
-  { path: 'config.json', required: true },
-  { path: 'tokenizer.json', required: true },
-  { path: 'tokenizer_config.json', required: true },
-  { path: 'special_tokens_map.json', required: true },
-  { path: 'onnx/model.onnx', required: true },
-  { path: 'vocab.txt', required: false },
-]);
+// The engine's list (model-dir.ts loads no onnxruntime): what is fetched is exactly what the worker reads.
+import { modelFiles } from '../../worker/engine/model-dir.ts';
 
 export const MANIFEST_NAME = '.fetch.json';
 
@@ -33,12 +25,16 @@ export type DirState =
   | { kind: 'complete'; manifest: Manifest | undefined }
   | { kind: 'incomplete'; missing: string[] };
 
-export async function inspectModelDir(dir: string): Promise<DirState> {
+export async function inspectModelDir(dir: string, onnxFile?: string): Promise<DirState> {
   const dirStat = await stat(dir).catch(() => undefined);
   if (dirStat === undefined) return { kind: 'missing' };
   if (!dirStat.isDirectory()) return { kind: 'not-a-directory' };
   const manifest = await readManifest(dir);
-  const expected = new Map<string, number | undefined>(MODEL_FILES.filter((f) => f.required).map((f) => [f.path, undefined]));
+  const expected = new Map<string, number | undefined>(
+    modelFiles(onnxFile)
+      .filter((f) => f.required)
+      .map((f) => [f.path, undefined]),
+  );
   for (const file of manifest?.files ?? []) expected.set(file.path, file.size);
   const missing: string[] = [];
   for (const [path, size] of expected) {

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../scripts/lib/free-port.ts';
+import { parseCliArgs } from '../../scripts/model-fetch/args.ts';
 import { FetchError, type FetchErrorCode } from '../../scripts/model-fetch/errors.ts';
 import { fetchModel, type FetchModelOptions } from '../../scripts/model-fetch/fetch-model.ts';
 import { installDir } from '../../scripts/model-fetch/install.ts';
@@ -98,6 +99,27 @@ test('fetches every file, verifies it, pins the commit, writes the manifest and 
   assert.ok(hub.requests.filter((r) => r.server === 'cdn').every((r) => r.authorization === undefined));
   assert.deepEqual(new Set(hubRequests.slice(1).map((r) => r.revision)), new Set([COMMIT]));
   assert.deepEqual(await siblings(outDir), ['tiny']);
+});
+
+test('--file fetches an ONNX variant instead of onnx/model.onnx, into a directory named after it', async (t) => {
+  const variant = 'onnx/model_quint8_avx2.onnx';
+  const { [ONNX]: graph, ...rest } = modelFiles('v1');
+  const files = { ...rest, [variant]: graph! };
+  const hub = await startFakeHub({ repo: REPO, commit: COMMIT, files, lfs: [variant] });
+  const root = await mkdtemp(join(tmpdir(), 'fetch-model-'));
+  t.after(async () => {
+    await hub.close();
+    await rm(root, { recursive: true, force: true });
+  });
+  const command = parseCliArgs(['--file', variant, '--endpoint', hub.endpoint], {});
+  assert.ok(!command.help);
+  assert.equal(command.options.outDir, 'models/ms-marco-TinyBERT-L-2-v2-model_quint8_avx2');
+  const outDir = join(root, 'variant');
+  const result = await fetchModel({ ...command.options, outDir, retry: FAST, timeoutMs: 2_000 });
+  assert.equal(result.status, 'fetched');
+  await assertModel(outDir, files);
+  assert.equal(hub.count('GET', ONNX), 0, 'the fp32 graph is not downloaded');
+  assert.throws(() => parseCliArgs(['--file', '../x.onnx'], {}), /--file/);
 });
 
 test('a 404 fails naming the file and leaves neither the model directory nor a staging directory', async (t) => {

@@ -33,7 +33,7 @@ interface ResolvedOptions {
 }
 
 export async function loadEngine(options: EngineOptions): Promise<RerankEngine> {
-  const model = await readModelDir(options.modelDir);
+  const model = await readModelDir(options.modelDir, options.modelFile);
   const resolved = resolveOptions(options, model);
   const tokenizer = await PairTokenizer.load({
     tokenizerPath: model.tokenizerPath,

@@ -21,8 +21,36 @@ export interface ModelDir {
   padToken: string | undefined;
 }
 
-/** What a model directory must hold (HuggingFace layout); `npm start` checks the same list before spawning. */
-export const REQUIRED_MODEL_FILES = ['config.json', 'tokenizer.json', path.join('onnx', 'model.onnx')] as const;
+/** The ONNX graph HuggingFace exports write; a directory may hold variants beside it (MODEL_FILE selects one). */
+export const DEFAULT_ONNX_FILE = 'onnx/model.onnx';
+
+export interface ModelFile {
+  /** Relative to the model directory, `/`-separated as on the hub. */
+  path: string;
+  /** The engine cannot load without it (`npm start` checks these before spawning). */
+  readByEngine: boolean;
+  /** model:fetch fails when the hub does not have it. */
+  required: boolean;
+}
+
+/** The one list of a model directory's files (HuggingFace layout), for the engine, `npm start` and model:fetch. */
+export function modelFiles(onnxFile: string = DEFAULT_ONNX_FILE): readonly ModelFile[] {
+  return [
+    { path: 'config.json', readByEngine: true, required: true },
+    { path: 'tokenizer.json', readByEngine: true, required: true },
+    { path: 'tokenizer_config.json', readByEngine: false, required: true },
+    { path: 'special_tokens_map.json', readByEngine: false, required: true },
+    { path: onnxFile, readByEngine: true, required: true },
+    { path: 'vocab.txt', readByEngine: false, required: false },
+  ];
+}
+
+/** What a model directory must hold for the engine to load it. */
+export function requiredModelFiles(onnxFile: string = DEFAULT_ONNX_FILE): string[] {
+  return modelFiles(onnxFile)
+    .filter((file) => file.readByEngine)
+    .map((file) => file.path);
+}
 
 /** HF writes model_max_length = 1e30 when a tokenizer has no limit; anything this large means "unset". */
 const UNSET_MODEL_MAX_LENGTH = 1e9;
@@ -35,9 +63,9 @@ export function modelFixHint(dir: string): string {
   );
 }
 
-export async function readModelDir(modelDir: string): Promise<ModelDir> {
+export async function readModelDir(modelDir: string, onnxFile: string = DEFAULT_ONNX_FILE): Promise<ModelDir> {
   const dir = path.resolve(modelDir);
-  await assertFilesPresent(dir);
+  await assertFilesPresent(dir, onnxFile);
   const config = await readJsonObject(dir, 'config.json');
   const tokenizerConfig = await readOptionalJsonObject(dir, 'tokenizer_config.json');
   const maxPositions = optionalPositiveInt(dir, config, 'max_position_embeddings', 'config.json');
@@ -46,7 +74,7 @@ export async function readModelDir(modelDir: string): Promise<ModelDir> {
   return {
     dir,
     tokenizerPath: path.join(dir, 'tokenizer.json'),
-    onnxPath: path.join(dir, 'onnx', 'model.onnx'),
+    onnxPath: path.join(dir, onnxFile),
     modelName: typeof config._name_or_path === 'string' && config._name_or_path ? config._name_or_path : path.basename(dir),
     synthetic: isSynthetic(config),
     maxSequenceLength: limits.length > 0 ? Math.min(...limits) : undefined,
@@ -55,14 +83,15 @@ export async function readModelDir(modelDir: string): Promise<ModelDir> {
   };
 }
 
-async function assertFilesPresent(dir: string): Promise<void> {
+async function assertFilesPresent(dir: string, onnxFile: string): Promise<void> {
   const dirStat = await stat(dir).catch(() => undefined);
   if (!dirStat?.isDirectory()) {
     const what = dirStat ? 'is not a directory' : 'does not exist';
     throw new EngineError('MODEL_NOT_FOUND', `Model directory ${dir} ${what}. ${modelFixHint(dir)}`);
   }
+  const required = requiredModelFiles(onnxFile);
   const missing: string[] = [];
-  for (const file of REQUIRED_MODEL_FILES) {
+  for (const file of required) {
     const fileStat = await stat(path.join(dir, file)).catch(() => undefined);
     if (!fileStat?.isFile()) missing.push(file);
   }
@@ -70,7 +99,7 @@ async function assertFilesPresent(dir: string): Promise<void> {
     throw new EngineError(
       'MODEL_NOT_FOUND',
       `Model directory ${dir} is incomplete: missing ${missing.join(', ')} ` +
-        `(expected HuggingFace layout: ${REQUIRED_MODEL_FILES.join(', ')}). ${modelFixHint(dir)}`,
+        `(expected HuggingFace layout: ${required.join(', ')}). ${modelFixHint(dir)}`,
     );
   }
 }

@@ -7,6 +7,8 @@
 export interface EngineOptions {
   /** Directory in HuggingFace layout: config.json, tokenizer.json, onnx/model.onnx. */
   modelDir: string;
+  /** The ONNX graph inside modelDir, e.g. an int8 variant (`npm run model:quantize`); default onnx/model.onnx. */
+  modelFile?: string;
   /** Max tokens per (query, doc) pair including [CLS]/[SEP]; default 64, capped by the model's limit. */
   maxLength?: number;
   /** ONNX Runtime intra-op threads; default os.availableParallelism(). */
