@@ -13,6 +13,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { padBatch, planBatches, type PaddedBatch } from '../worker/engine/batcher.ts';
 import { DEFAULT_CPU_MEM_ARENA, DEFAULT_INTRA_OP_SPINNING, loadEngine } from '../worker/engine/engine.ts';
@@ -83,9 +84,20 @@ async function inferenceOnly(onnxFile: string): Promise<() => Promise<void>> {
   };
 }
 
-async function engineScorer(onnxFile: string): Promise<Scorer> {
-  const engine = await loadEngine({ modelDir: model.dir, modelFile: onnxFile, maxLength, intraOpThreads: THREADS, maxBatchRows: BATCH });
+async function engineScorer(onnxFile: string, inferenceThread = true): Promise<Scorer> {
+  const engine = await loadEngine({ modelDir: model.dir, modelFile: onnxFile, maxLength, intraOpThreads: THREADS, maxBatchRows: BATCH, inferenceThread });
   return async (query, docs) => (await engine.score(query, [...docs], { raw: true })).scores;
+}
+
+/** The worker's load: every query's call at once (concurrent jobs share batches), with the event loop's lag. */
+async function concurrentCalls(scorer: Scorer): Promise<{ ms: number; lagP50: number; lagP99: number }> {
+  const lag = monitorEventLoopDelay({ resolution: 1 });
+  lag.enable();
+  const started = performance.now();
+  await Promise.all(queries.map((query, q) => scorer(query, docsOf(q))));
+  const ms = performance.now() - started;
+  lag.disable();
+  return { ms, lagP50: lag.percentile(50) / 1e6, lagP99: lag.percentile(99) / 1e6 };
 }
 
 async function transformersScorer(onnxFile: string): Promise<Scorer> {
@@ -109,6 +121,12 @@ async function main(): Promise<void> {
     const tjs = await transformersScorer(file);
     contenders.push({ name: `transformers.js, ${label}`, run: async () => (scores[`tjs ${label}`] = await scoreAll(tjs)) });
   }
+  const threading = { 'calling thread': await engineScorer('onnx/model.onnx', false), 'worker thread': await engineScorer('onnx/model.onnx') };
+  const concurrent = new Map<string, { ms: number; lagP50: number; lagP99: number }[]>();
+  for (const [where, scorer] of Object.entries(threading)) {
+    contenders.push({ name: `engine, fp32, inference on the ${where}`, run: () => scoreAll(scorer) });
+    concurrent.set(where, []);
+  }
   for (const contender of contenders) await contender.run(); // warm-up
   const ms = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   for (let round = 0; round < rounds; round++) {
@@ -117,6 +135,7 @@ async function main(): Promise<void> {
       await contender.run();
       ms.get(contender.name)!.push(performance.now() - started);
     }
+    for (const [where, scorer] of Object.entries(threading)) concurrent.get(where)!.push(await concurrentCalls(scorer));
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const rate = (name: string) => (pairs * 1000) / median(ms.get(name)!);
@@ -130,6 +149,16 @@ async function main(): Promise<void> {
   if (model.synthetic) log('Generated model (real architecture and vocabulary, random weights): scores meaningless, speed real.');
   log();
   printTable(['what', 'pairs/s'], contenders.map((c) => [c.name, fmt(rate(c.name))]), log);
+  log();
+  log(`All ${queryCount} calls at once (fp32), inference on the calling thread vs a worker thread:`);
+  printTable(
+    ['inference on', 'pairs/s', 'event-loop lag p50 ms', 'p99 ms'],
+    [...concurrent].map(([where, runs]) => {
+      const middle = [...runs].sort((a, b) => a.ms - b.ms)[Math.floor(runs.length / 2)]!;
+      return [where, fmt((pairs * 1000) / middle.ms), fmt(middle.lagP50, 1), fmt(middle.lagP99, 1)];
+    }),
+    log,
+  );
   const fp32 = agreement(scores['engine fp32']!, scores['engine int8']!);
   log();
   log(`int8 vs fp32 (engine, ${pairs} pairs): Pearson ${fmt(fp32.pearson, 4)}, Spearman ${fmt(fp32.spearman, 4)}, top-10 overlap ${fmt(fp32.top10 * 100, 1)}%`);
@@ -142,6 +171,7 @@ async function main(): Promise<void> {
       ['engine int8 / transformers.js int8', fmt(rate('engine, int8') / rate('transformers.js, int8'), 2)],
       ['engine fp32 / ORT alone fp32', fmt(rate('engine, fp32') / rate('ORT inference alone, fp32'), 2)],
       ['engine int8 / engine fp32', fmt(rate('engine, int8') / rate('engine, fp32'), 2)],
+      ['engine fp32: worker thread / calling thread', fmt(rate('engine, fp32, inference on the worker thread') / rate('engine, fp32, inference on the calling thread'), 2)],
     ],
     log,
   );

@@ -5,7 +5,8 @@
 import os from 'node:os';
 import { readModelDir, modelFixHint, type ModelDir } from './model-dir.ts';
 import { pipelineParts, runPipeline, type PipelineParts } from './pipeline.ts';
-import { OnnxSession } from './session.ts';
+import { ThreadedSession } from './session-thread.ts';
+import { OnnxSession, type BatchRunner, type SessionOptions } from './session.ts';
 import { PairTokenizer } from './tokenizer.ts';
 import { EngineError, type EngineInfo, type EngineOptions, type RerankEngine, type ScoreOptions } from './types.ts';
 
@@ -30,6 +31,7 @@ interface ResolvedOptions {
   tokenBudget: number;
   maxBatchRows: number;
   cpuMemArena: boolean;
+  inferenceThread: boolean;
 }
 
 export async function loadEngine(options: EngineOptions): Promise<RerankEngine> {
@@ -50,13 +52,16 @@ export async function loadEngine(options: EngineOptions): Promise<RerankEngine> 
         `${model.vocabSize}: tokenizer and model do not belong together. ${modelFixHint(model.dir)}`,
     );
   }
-  const session = await OnnxSession.create({
+  const sessionOptions: SessionOptions = {
     onnxPath: model.onnxPath,
     modelDir: model.dir,
     intraOpThreads: resolved.intraOpThreads,
     cpuMemArena: resolved.cpuMemArena,
     spinning: DEFAULT_INTRA_OP_SPINNING,
-  });
+  };
+  const session = resolved.inferenceThread
+    ? await ThreadedSession.create(sessionOptions)
+    : await OnnxSession.create(sessionOptions);
   const info: EngineInfo = {
     modelDir: model.dir,
     modelName: model.modelName,
@@ -82,6 +87,7 @@ function resolveOptions(options: EngineOptions, model: ModelDir): ResolvedOption
     tokenBudget: positiveInt('tokenBudget', options.tokenBudget, DEFAULT_TOKEN_BUDGET),
     maxBatchRows: positiveInt('maxBatchRows', options.maxBatchRows, DEFAULT_MAX_BATCH_ROWS),
     cpuMemArena: options.cpuMemArena ?? DEFAULT_CPU_MEM_ARENA,
+    inferenceThread: options.inferenceThread ?? true,
   };
 }
 
@@ -114,7 +120,7 @@ class Engine implements RerankEngine {
 
   constructor(
     private readonly parts: PipelineParts,
-    private readonly session: OnnxSession,
+    private readonly session: BatchRunner,
     readonly info: EngineInfo,
   ) {}
 

@@ -7,7 +7,7 @@
  */
 import type { BatchPlanOptions } from './batcher.ts';
 import { BatchScheduler, type ScheduledCall } from './scheduler.ts';
-import type { OnnxSession } from './session.ts';
+import type { BatchRunner } from './session.ts';
 import type { EncodedPair, PairTokenizer } from './tokenizer.ts';
 import type { ScoreResult } from './types.ts';
 
@@ -45,7 +45,7 @@ export interface PipelineParts {
 }
 
 /** The parts of one engine: every call scored through them shares one inference loop. */
-export function pipelineParts(tokenizer: PairTokenizer, session: OnnxSession, batch: BatchPlanOptions): PipelineParts {
+export function pipelineParts(tokenizer: PairTokenizer, session: BatchRunner, batch: BatchPlanOptions): PipelineParts {
   const options = pipelineOptions(batch);
   const scheduler = new BatchScheduler({
     tokenBudget: options.tokenBudget,

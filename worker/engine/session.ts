@@ -27,7 +27,14 @@ export interface SessionOptions {
 const KNOWN_INPUTS = ['input_ids', 'attention_mask', 'token_type_ids'] as const;
 type KnownInput = (typeof KNOWN_INPUTS)[number];
 
-export class OnnxSession {
+/** What the scheduler and the engine need of a session: OnnxSession here, or ThreadedSession on a thread. */
+export interface BatchRunner {
+  readonly inputNames: readonly KnownInput[];
+  run(batch: PaddedBatch): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+export class OnnxSession implements BatchRunner {
   private released = false;
 
   private constructor(

@@ -19,6 +19,11 @@ export interface EngineOptions {
   maxBatchRows?: number;
   /** ONNX Runtime CPU memory arena; default chosen by measurement (see BENCHMARKS.md). */
   cpuMemArena?: boolean;
+  /**
+   * Run inference on a worker thread (session-thread.ts), so the event loop and the tokenizer keep going while a
+   * batch runs; default true (BENCHMARKS.md, "Inference on a worker thread"). false runs it on the calling thread.
+   */
+  inferenceThread?: boolean;
 }
 
 export interface ScoreOptions {
