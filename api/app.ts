@@ -93,7 +93,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(redisPlugin, { config });
   await app.register(queuePlugin, { config });
   await app.register(jobWaiterPlugin, { config });
-  await app.register(dashboardPlugin, { config });
+  // Every BullMQ queue the API opens, for the dashboard: a new queue is one more entry here.
+  const serviceQueues = [app.rerankQueue];
+  await app.register(dashboardPlugin, { config, queues: serviceQueues });
 
   const status: StatusDeps = {
     config,

@@ -100,6 +100,11 @@ export const ConfigSchema = Type.Object({
   DASHBOARD_PASSWORD: Type.Optional(
     Type.String({ minLength: 1, description: 'Basic-auth password for /admin/queues; without both, no dashboard.' }),
   ),
+  // Dashboard
+  DASHBOARD_READ_ONLY: Type.Boolean({
+    default: false,
+    description: 'Bull Board without retry/clean/delete/pause (UI and its API); true in .env.production.',
+  }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
     { default: 'info', description: 'pino log level.' },

@@ -19,6 +19,7 @@ import {
 import { EngineError, loadEngine, type RerankEngine } from './engine/index.ts';
 import { MODEL_FIX_HINT } from './model-hint.ts';
 import { createProcessor } from './processor.ts';
+import { withPublicFailures } from './public-failure.ts';
 import { WorkerReporter } from './reporter.ts';
 import { closeInSteps } from './shutdown.ts';
 import { WorkerStats } from './stats.ts';
@@ -66,13 +67,15 @@ async function main(): Promise<number> {
   reporterRedis.on('error', () => undefined);
   const worker = new Worker<RerankJobData, RerankJobResult>(
     QUEUE_NAME,
-    createProcessor({ engine, workerId, model: config.MODEL_NAME, stats }),
+    withPublicFailures(createProcessor({ engine, workerId, model: config.MODEL_NAME, stats })),
     { connection, prefix, concurrency: config.WORKER_CONCURRENCY },
   );
   worker.on('error', throttledErrorLog(logger, 'worker error'));
   worker.on('failed', (job, error) => {
     const { code } = parseFailure(error.message);
-    logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, code, reason: error.message }, 'job failed');
+    // The job keeps only the public reason; the log keeps the original error (cause) for whoever investigates.
+    const { attemptsMade } = job ?? {};
+    logger.warn({ jobId: job?.id, attemptsMade, code, reason: error.message, err: error.cause }, 'job failed');
   });
   const reporter = new WorkerReporter({
     redis: reporterRedis,
