@@ -84,6 +84,6 @@ export function defaultJobOptions(config: Config): DefaultJobOptions {
   };
 }
 
-export function eventStreamOptions(config: Config): { events: { maxLen: number } } {
+export function eventStreamOptions(config: Pick<Config, 'EVENTS_MAX_LEN'>): { events: { maxLen: number } } {
   return { events: { maxLen: config.EVENTS_MAX_LEN } };
 }

@@ -24,6 +24,7 @@ import { WorkerReporter } from './reporter.ts';
 import { closeInSteps } from './shutdown.ts';
 import { WorkerStats } from './stats.ts';
 import { throttledErrorLog } from './throttle.ts';
+import { startWebhookWorker } from './webhooks.ts';
 
 async function loadModel(config: Config, logger: Logger): Promise<RerankEngine | undefined> {
   try {
@@ -77,6 +78,7 @@ async function main(): Promise<number> {
     const { attemptsMade } = job ?? {};
     logger.warn({ jobId: job?.id, attemptsMade, code, reason: error.message, err: error.cause }, 'job failed');
   });
+  const webhooks = startWebhookWorker(config, logger);
   const reporter = new WorkerReporter({
     redis: reporterRedis,
     prefix,
@@ -99,6 +101,7 @@ async function main(): Promise<number> {
       // Waits for the active jobs: they complete and their results are stored before anything else goes away. With
       // Redis unreachable and no job running there is nothing to wait for, and a plain close() would hang.
       { name: 'worker', run: () => worker.close(connection.status !== 'ready' && stats.active === 0) },
+      { name: 'webhooks', run: () => webhooks.close() },
       { name: 'reporter', run: () => reporter.close() },
       { name: 'engine', run: () => engine.close() },
       { name: 'redis', run: () => connection.disconnect() },

@@ -13,6 +13,7 @@ import { Queue } from 'bullmq';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { jobDisplayName } from '../../shared/job-name.ts';
 import { QUEUE_NAME } from '../../shared/queue.ts';
+import { WEBHOOK_QUEUE_NAME } from '../../shared/webhook-queue.ts';
 import { ensureTestModel } from '../support/models.ts';
 import { pollUntil } from '../support/poll.ts';
 import { deleteKeysWithPrefix } from '../support/private-redis.ts';
@@ -112,7 +113,10 @@ test('a completed /rerank job is listed under its readable name; the writable bo
   assert.equal(reply.status, 200, await reply.clone().text());
 
   await page.goto(`${writable}/admin/queues`);
-  await page.getByText(QUEUE_NAME, { exact: true }).first().waitFor({ timeout: 30_000 });
+  // Every queue the service uses is listed.
+  for (const name of [QUEUE_NAME, WEBHOOK_QUEUE_NAME]) {
+    await page.getByText(name, { exact: true }).first().waitFor({ timeout: 30_000 });
+  }
   await page.goto(`${writable}/admin/queues/queue/${QUEUE_NAME}?status=completed`);
   await page.getByText(JOB_NAME).first().waitFor({ timeout: 30_000 });
   await page.getByRole('button', { name: 'Clean all' }).waitFor({ timeout: 10_000 });
