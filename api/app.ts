@@ -18,6 +18,7 @@ import { dashboardPlugin } from './plugins/dashboard.ts';
 import { jobWaiterPlugin } from './plugins/job-waiter.ts';
 import { queuePlugin } from './plugins/queue.ts';
 import { redisPlugin } from './plugins/redis.ts';
+import { webhookQueuePlugin } from './plugins/webhook-queue.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -93,7 +94,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(redisPlugin, { config });
   await app.register(queuePlugin, { config });
   await app.register(jobWaiterPlugin, { config });
-  await app.register(dashboardPlugin, { config });
+  await app.register(webhookQueuePlugin, { config });
+  // Every BullMQ queue the API opens, for the dashboard: a new queue is one more entry here.
+  const serviceQueues = [app.rerankQueue, app.webhookQueue];
+  await app.register(dashboardPlugin, { config, queues: serviceQueues });
 
   const status: StatusDeps = {
     config,

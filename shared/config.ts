@@ -109,10 +109,48 @@ export const ConfigSchema = Type.Object({
   DASHBOARD_PASSWORD: Type.Optional(
     Type.String({ minLength: 1, description: 'Basic-auth password for /admin/queues; without both, no dashboard.' }),
   ),
+  // Dashboard
+  DASHBOARD_READ_ONLY: Type.Boolean({
+    default: false,
+    description: 'Bull Board without retry/clean/delete/pause (UI and its API); true in .env.production.',
+  }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
     { default: 'info', description: 'pino log level.' },
   ),
+  // Webhooks (callback_url of bulk jobs)
+  WEBHOOK_ALLOWED_HOSTS: Type.Optional(
+    Type.String({
+      pattern: '^\\s*[^\\s,]+(\\s*,\\s*[^\\s,]+)*\\s*$',
+      description:
+        'Comma-separated hosts a callback_url may name (`host` for any port, `host:port` for one). Unset: ' +
+        'callback_url is refused and no webhook is ever called.',
+    }),
+  ),
+  WEBHOOK_SECRET: Type.Optional(
+    Type.String({
+      minLength: 16,
+      description:
+        'HMAC-SHA256 key webhook bodies are signed with (X-Rerank-Signature); required with WEBHOOK_ALLOWED_HOSTS.',
+    }),
+  ),
+  WEBHOOK_ATTEMPTS: Int({
+    default: 5,
+    minimum: 1,
+    maximum: 20,
+    description: 'Delivery attempts per webhook (network errors, timeouts, redirects, 429 and 5xx are retried).',
+  }),
+  WEBHOOK_BACKOFF_MS: Int({
+    default: 1_000,
+    minimum: 0,
+    description: 'Delay before the first webhook retry; doubles each attempt (1+2+4+8 s with the defaults).',
+  }),
+  WEBHOOK_TIMEOUT_MS: Int({
+    default: 5_000,
+    minimum: 100,
+    maximum: 60_000,
+    description: 'Time one webhook attempt may take, connection to response headers.',
+  }),
 });
 
 type RawConfig = Static<typeof ConfigSchema>;
@@ -151,6 +189,9 @@ export function loadConfig(env: Env = readEnv()): Config {
     throw new ConfigError(
       `Invalid configuration: MAX_SYNC_WAIT_MS=${config.MAX_SYNC_WAIT_MS} must be >= SYNC_TIMEOUT_MS=${config.SYNC_TIMEOUT_MS}`,
     );
+  }
+  if (config.WEBHOOK_ALLOWED_HOSTS && !config.WEBHOOK_SECRET) {
+    throw new ConfigError('Invalid configuration: WEBHOOK_ALLOWED_HOSTS is set, so WEBHOOK_SECRET must be set too');
   }
   return Object.freeze({ ...config, MODEL_NAME: config.MODEL_NAME ?? defaultModelName(config) });
 }

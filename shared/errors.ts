@@ -25,6 +25,10 @@ export const ERRORS = {
   INVALID_JOB_DATA: { status: 422, message: 'The job data cannot be processed.' },
   INFERENCE_FAILED: { status: 500, message: 'The model failed to score the documents.' },
   INTERNAL_ERROR: { status: 500, message: 'Internal error.' },
+  // Webhooks (callback_url)
+  INVALID_CALLBACK_URL: { status: 400, message: 'callback_url must be an absolute http(s) URL without credentials.' },
+  CALLBACK_NOT_ALLOWED: { status: 400, message: 'callback_url names a host this server does not call.' },
+  WEBHOOK_DELIVERY_FAILED: { status: 502, message: 'The callback_url did not accept the notification.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -8,6 +8,7 @@ import type { Config } from './config.ts';
 import { ERRORS, isErrorCode, type ErrorCode } from './errors.ts';
 
 export const QUEUE_NAME = 'rerank';
+/** A generic job name for jobs added directly (tests, tools); the API names its jobs for people (job-name.ts). */
 export const RERANK_JOB = 'rerank';
 
 /** What the API enqueues: already validated and normalised (documents as plain strings). */
@@ -78,9 +79,11 @@ export function defaultJobOptions(config: Config): DefaultJobOptions {
     backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS },
     removeOnComplete: { count: config.RETAIN_COMPLETED_COUNT, age: config.RETAIN_COMPLETED_SECONDS },
     removeOnFail: { count: config.RETAIN_FAILED_COUNT, age: config.RETAIN_FAILED_SECONDS },
+    // Failed jobs are shown on the dashboard: keep no stack traces (server paths) in job.stacktrace.
+    stackTraceLimit: 0,
   };
 }
 
-export function eventStreamOptions(config: Config): { events: { maxLen: number } } {
+export function eventStreamOptions(config: Pick<Config, 'EVENTS_MAX_LEN'>): { events: { maxLen: number } } {
   return { events: { maxLen: config.EVENTS_MAX_LEN } };
 }

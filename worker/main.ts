@@ -19,10 +19,12 @@ import {
 import { EngineError, loadEngine, type RerankEngine } from './engine/index.ts';
 import { MODEL_FIX_HINT } from './model-hint.ts';
 import { createProcessor } from './processor.ts';
+import { withPublicFailures } from './public-failure.ts';
 import { WorkerReporter } from './reporter.ts';
 import { closeInSteps } from './shutdown.ts';
 import { WorkerStats } from './stats.ts';
 import { throttledErrorLog } from './throttle.ts';
+import { startWebhookWorker } from './webhooks.ts';
 
 async function loadModel(config: Config, logger: Logger): Promise<RerankEngine | undefined> {
   try {
@@ -67,14 +69,17 @@ async function main(): Promise<number> {
   reporterRedis.on('error', () => undefined);
   const worker = new Worker<RerankJobData, RerankJobResult>(
     QUEUE_NAME,
-    createProcessor({ engine, workerId, model: config.MODEL_NAME, stats }),
+    withPublicFailures(createProcessor({ engine, workerId, model: config.MODEL_NAME, stats })),
     { connection, prefix, concurrency: config.WORKER_CONCURRENCY },
   );
   worker.on('error', throttledErrorLog(logger, 'worker error'));
   worker.on('failed', (job, error) => {
     const { code } = parseFailure(error.message);
-    logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, code, reason: error.message }, 'job failed');
+    // The job keeps only the public reason; the log keeps the original error (cause) for whoever investigates.
+    const { attemptsMade } = job ?? {};
+    logger.warn({ jobId: job?.id, attemptsMade, code, reason: error.message, err: error.cause }, 'job failed');
   });
+  const webhooks = startWebhookWorker(config, logger);
   const reporter = new WorkerReporter({
     redis: reporterRedis,
     prefix,
@@ -97,6 +102,7 @@ async function main(): Promise<number> {
       // Waits for the active jobs: they complete and their results are stored before anything else goes away. With
       // Redis unreachable and no job running there is nothing to wait for, and a plain close() would hang.
       { name: 'worker', run: () => worker.close(connection.status !== 'ready' && stats.active === 0) },
+      { name: 'webhooks', run: () => webhooks.close() },
       { name: 'reporter', run: () => reporter.close() },
       { name: 'engine', run: () => engine.close() },
       { name: 'redis', run: () => connection.disconnect() },

@@ -1,11 +1,14 @@
 /**
  * Bull Board at /admin/queues, only when DASHBOARD_USER and DASHBOARD_PASSWORD are both set. Basic auth is an
  * onRequest hook inside the dashboard's own encapsulated context, so it guards the board and nothing else.
+ * It shows the queues it is given (app.ts passes every queue the API opens); DASHBOARD_READ_ONLY makes each one
+ * read-only, which hides retry/clean/delete in the UI and refuses them in the board's own API.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
+import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../shared/config.ts';
 import { ServiceError, errorBody } from '../../shared/errors.ts';
@@ -33,14 +36,20 @@ export function basicAuth(user: string, password: string) {
   };
 }
 
+export interface DashboardOptions {
+  config: Config;
+  /** Every BullMQ queue the service uses, in the order the board lists them. */
+  queues: readonly Queue[];
+}
+
 /** Encapsulated on purpose (not wrapped in fastify-plugin): the auth hook must not reach the API's routes. */
-export async function dashboardPlugin(app: FastifyInstance, { config }: { config: Config }): Promise<void> {
-  const { DASHBOARD_USER: user, DASHBOARD_PASSWORD: password } = config;
+export async function dashboardPlugin(app: FastifyInstance, { config, queues }: DashboardOptions): Promise<void> {
+  const { DASHBOARD_USER: user, DASHBOARD_PASSWORD: password, DASHBOARD_READ_ONLY: readOnlyMode } = config;
   if (!user || !password) return;
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(BASE_PATH);
-  createBullBoard({ queues: [new BullMQAdapter(app.rerankQueue, { readOnlyMode: false })], serverAdapter });
+  createBullBoard({ queues: queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode })), serverAdapter });
   app.addHook('onRequest', basicAuth(user, password));
   await app.register(serverAdapter.registerPlugin(), { prefix: BASE_PATH });
-  app.log.info({ path: BASE_PATH }, 'dashboard enabled');
+  app.log.info({ path: BASE_PATH, queues: queues.map((queue) => queue.name), readOnlyMode }, 'dashboard enabled');
 }

@@ -54,3 +54,13 @@ test('every setting documents itself', () => {
     assert.ok(setting.description.length > 10, `${setting.name} has no description`);
   }
 });
+
+test('webhooks: an allow list needs a secret; attempts and timeouts have defaults', () => {
+  assert.throws(() => loadConfig({ WEBHOOK_ALLOWED_HOSTS: 'hooks.example.com' }), /WEBHOOK_SECRET must be set/);
+  assert.throws(() => loadConfig({ WEBHOOK_ALLOWED_HOSTS: 'a,,b', WEBHOOK_SECRET: 'x'.repeat(16) }), /WEBHOOK_ALLOWED_HOSTS=/);
+  const config = loadConfig({ WEBHOOK_ALLOWED_HOSTS: 'hooks.example.com', WEBHOOK_SECRET: 'x'.repeat(16) });
+  assert.equal(config.WEBHOOK_ATTEMPTS, 5);
+  assert.equal(config.WEBHOOK_TIMEOUT_MS, 5_000);
+  assert.equal(loadConfig({ DASHBOARD_READ_ONLY: 'true' }).DASHBOARD_READ_ONLY, true);
+  assert.equal(loadConfig({}).DASHBOARD_READ_ONLY, false);
+});
