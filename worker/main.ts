@@ -66,13 +66,13 @@ async function main(): Promise<number> {
   reporterRedis.on('error', () => undefined);
   const worker = new Worker<RerankJobData, RerankJobResult>(
     QUEUE_NAME,
-    createProcessor({ engine, workerId, model: config.MODEL_NAME, stats }),
+    createProcessor({ engine, workerId, model: config.MODEL_NAME, stats, logger }),
     { connection, prefix, concurrency: config.WORKER_CONCURRENCY },
   );
   worker.on('error', throttledErrorLog(logger, 'worker error'));
   worker.on('failed', (job, error) => {
     const { code } = parseFailure(error.message);
-    logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, code, reason: error.message }, 'job failed');
+    logger.warn({ jobId: job?.id, workerId, attemptsMade: job?.attemptsMade, code, reason: error.message }, 'job failed');
   });
   const reporter = new WorkerReporter({
     redis: reporterRedis,
@@ -123,6 +123,7 @@ async function main(): Promise<number> {
       await worker.waitUntilReady();
       await reporter.start();
       if (stopping) return;
+      reporter.setState('ready');
       const { modelName, synthetic, maxLength, fastTokenizer } = info;
       logger.info({ workerId, model: config.MODEL_NAME, modelName, synthetic, maxLength, fastTokenizer }, 'worker ready');
     })().catch((error: unknown) => {
