@@ -123,7 +123,7 @@ async function main(): Promise<number> {
       await worker.waitUntilReady();
       await reporter.start();
       if (stopping) return;
-      reporter.setState('ready');
+      await reporter.setState('ready');
       const { modelName, synthetic, maxLength, fastTokenizer } = info;
       logger.info({ workerId, model: config.MODEL_NAME, modelName, synthetic, maxLength, fastTokenizer }, 'worker ready');
     })().catch((error: unknown) => {

@@ -57,12 +57,14 @@ export class WorkerReporter {
 
   /**
    * What the worker is doing now (main sets ready once it consumes; the watchdog and shutdown set draining and
-   * recycling). Published at once, not at the next beat, so /ready and /metrics see a draining worker promptly.
+   * recycling). Published at once, not at the next beat, so /ready and /metrics see the change promptly; the
+   * promise settles once it is published (never rejects: a failed publish is retried by the next beat).
    */
-  setState(state: WorkerState): void {
-    if (state === this.state) return;
+  setState(state: WorkerState): Promise<void> {
+    if (state === this.state) return this.stateInFlight;
     this.state = state;
     if (this.started && !this.closing) this.stateInFlight = this.publish();
+    return this.stateInFlight;
   }
 
   /** Publishes the first report (so the worker is listed before it says it is ready), then one per beat. */

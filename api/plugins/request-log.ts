@@ -21,7 +21,7 @@ function documentCount(body: unknown): number | undefined {
   return Array.isArray(documents) ? documents.length : undefined;
 }
 
-export function requestLogFields(request: FastifyRequest, reply: FastifyReply): Record<string, unknown> {
+function requestLogFields(request: FastifyRequest, reply: FastifyReply): Record<string, unknown> {
   return {
     method: request.method,
     url: request.url,
