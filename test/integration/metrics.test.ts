@@ -82,6 +82,7 @@ test('a sync /rerank carries the timing headers; its request and its job each lo
   assert.equal(typeof line.responseBytes, 'number');
   assert.ok(typeof line.durationMs === 'number' && line.durationMs >= 0);
   assert.match(String(line.jobId), /^rr-/);
+  for (const field of ['queueMs', 'tokenizeMs', 'inferenceMs']) assert.equal(typeof line[field], 'number', field);
   assert.equal(api.lines.filter((l) => l.msg === 'request' && l.reqId === line.reqId).length, 1, 'one line per request');
 
   const job = await worker.waitForLine((l) => l.msg === 'job completed' && l.jobId === line.jobId);
