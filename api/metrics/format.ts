@@ -35,7 +35,8 @@ export function acceptQuality(ranges: readonly MediaRange[], type: string): numb
   let best = { specificity: -1, q: 0 };
   for (const range of ranges) {
     const match = specificity(range.type, type);
-    if (match > best.specificity || (match === best.specificity && range.q > best.q)) best = { specificity: match, q: range.q };
+    const better = match > best.specificity || (match === best.specificity && range.q > best.q);
+    if (better) best = { specificity: match, q: range.q };
   }
   return best.specificity === -1 ? 0 : best.q;
 }

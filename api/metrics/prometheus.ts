@@ -56,14 +56,28 @@ export class PrometheusMetrics {
       buckets: HTTP_BUCKETS_SECONDS,
       registers,
     });
-    this.queueJobs = new Gauge({ name: 'rerank_queue_jobs', help: 'Jobs in the queue by state.', labelNames: ['state'], registers });
-    this.redisUp = new Gauge({ name: 'rerank_redis_up', help: '1 when the API reached Redis for this scrape.', registers });
+    this.queueJobs = new Gauge({
+      name: 'rerank_queue_jobs',
+      help: 'Jobs in the queue by state.',
+      labelNames: ['state'],
+      registers,
+    });
+    this.redisUp = new Gauge({
+      name: 'rerank_redis_up',
+      help: '1 when the API reached Redis for this scrape.',
+      registers,
+    });
     this.pendingWaits = new Gauge({
       name: 'rerank_api_pending_waits',
       help: 'Sync requests of this API waiting for their job.',
       registers,
     });
-    this.workers = new Gauge({ name: 'rerank_workers', help: 'Live workers by state.', labelNames: ['state'], registers });
+    this.workers = new Gauge({
+      name: 'rerank_workers',
+      help: 'Live workers by state.',
+      labelNames: ['state'],
+      registers,
+    });
   }
 
   observeRequest({ method, route, status }: RequestLabels, seconds: number): void {

@@ -45,41 +45,49 @@ const family = (type: MetricFamily['type'], name: string, help: string, values: 
 });
 
 function histogramSamples(name: string, worker: string, histogram: CumulativeHistogram): Sample[] {
+  const bucket = (le: number | string, value: number): Sample => ({
+    metricName: `${name}_bucket`,
+    value,
+    labels: { le, worker },
+  });
   return [
-    ...histogram.le.map((le, i) => ({ metricName: `${name}_bucket`, value: histogram.counts[i] ?? 0, labels: { le, worker } })),
-    { metricName: `${name}_bucket`, value: histogram.count, labels: { le: '+Inf', worker } },
+    ...histogram.le.map((le, i) => bucket(le, histogram.counts[i] ?? 0)),
+    bucket('+Inf', histogram.count),
     { metricName: `${name}_sum`, value: histogram.sum, labels: { worker } },
     { metricName: `${name}_count`, value: histogram.count, labels: { worker } },
   ];
 }
 
-function processFamilies(workers: readonly ListedWorker[]): MetricFamily[] {
-  const each = (pick: (worker: ListedWorker) => number): Sample[] =>
-    workers.map((worker) => ({ value: pick(worker), labels: { worker: worker.worker_id } }));
-  return [
-    family('gauge', 'rerank_worker_resident_memory_bytes', 'Worker resident set size.', each((w) => w.memory.rss_mb * MB)),
-    family('gauge', 'rerank_worker_virtual_memory_bytes', 'Worker virtual memory size.', each((w) => w.memory.vms_mb * MB)),
-    family('gauge', 'rerank_worker_heap_used_bytes', 'Worker V8 heap in use.', each((w) => w.memory.heap_used_mb * MB)),
-    family('gauge', 'rerank_worker_heap_total_bytes', 'Worker V8 heap reserved.', each((w) => w.memory.heap_total_mb * MB)),
-    family('gauge', 'rerank_worker_cpu_percent', 'Worker CPU use between its last two reports.', each((w) => w.cpu_percent)),
-    family('counter', 'rerank_worker_cpu_seconds_total', 'Worker user and system CPU time.', each((w) => w.cpu_seconds_total)),
-    family('gauge', 'rerank_worker_threads', 'Worker OS threads.', each((w) => w.num_threads)),
-    family('gauge', 'rerank_worker_report_age_seconds', "Age of the worker's last report.", each((w) => w.reported_ms_ago / 1_000)),
-  ];
+/** One sample per worker, labelled with its id. */
+type PerWorker = [type: 'gauge' | 'counter', name: string, help: string, pick: (worker: ListedWorker) => number];
+
+const PER_WORKER: PerWorker[] = [
+  ['gauge', 'rerank_worker_resident_memory_bytes', 'Worker resident set size.', (w) => w.memory.rss_mb * MB],
+  ['gauge', 'rerank_worker_virtual_memory_bytes', 'Worker virtual memory size.', (w) => w.memory.vms_mb * MB],
+  ['gauge', 'rerank_worker_heap_used_bytes', 'Worker V8 heap in use.', (w) => w.memory.heap_used_mb * MB],
+  ['gauge', 'rerank_worker_heap_total_bytes', 'Worker V8 heap reserved.', (w) => w.memory.heap_total_mb * MB],
+  ['gauge', 'rerank_worker_cpu_percent', 'Worker CPU use between its last two reports.', (w) => w.cpu_percent],
+  ['counter', 'rerank_worker_cpu_seconds_total', 'Worker user and system CPU time.', (w) => w.cpu_seconds_total],
+  ['gauge', 'rerank_worker_threads', 'Worker OS threads.', (w) => w.num_threads],
+  ['gauge', 'rerank_worker_report_age_seconds', "Age of the worker's last report.", (w) => w.reported_ms_ago / 1_000],
+  ['gauge', 'rerank_worker_active_jobs', 'Jobs the worker is running now.', (w) => w.jobs.active],
+  ['counter', 'rerank_pairs_total', '(query, document) pairs scored.', (w) => w.pairs_scored],
+];
+
+function perWorkerFamilies(workers: readonly ListedWorker[]): MetricFamily[] {
+  return PER_WORKER.map(([type, name, help, pick]) =>
+    family(type, name, help, workers.map((worker) => ({ value: pick(worker), labels: { worker: worker.worker_id } }))),
+  );
 }
 
-function jobFamilies(workers: readonly ListedWorker[]): MetricFamily[] {
+function jobFamily(workers: readonly ListedWorker[]): MetricFamily {
   const jobs = workers.flatMap((worker) =>
     (['completed', 'failed'] as const).map((outcome) => ({
       value: worker.jobs[outcome],
       labels: { worker: worker.worker_id, outcome },
     })),
   );
-  return [
-    family('gauge', 'rerank_worker_active_jobs', 'Jobs the worker is running now.', workers.map((w) => ({ value: w.jobs.active, labels: { worker: w.worker_id } }))),
-    family('counter', 'rerank_jobs_total', 'Job attempts the worker finished, by outcome.', jobs),
-    family('counter', 'rerank_pairs_total', '(query, document) pairs scored.', workers.map((w) => ({ value: w.pairs_scored, labels: { worker: w.worker_id } }))),
-  ];
+  return family('counter', 'rerank_jobs_total', 'Job attempts the worker finished, by outcome.', jobs);
 }
 
 function identityFamilies(workers: readonly ListedWorker[]): MetricFamily[] {
@@ -95,7 +103,10 @@ function identityFamilies(workers: readonly ListedWorker[]): MetricFamily[] {
     },
   }));
   const states = workers.flatMap((worker) =>
-    WORKER_STATES.map((state) => ({ value: worker.state === state ? 1 : 0, labels: { worker: worker.worker_id, state } })),
+    WORKER_STATES.map((state) => ({
+      value: worker.state === state ? 1 : 0,
+      labels: { worker: worker.worker_id, state },
+    })),
   );
   return [
     family('gauge', 'rerank_worker_info', 'Always 1; the labels say what the worker runs.', info),
@@ -115,5 +126,5 @@ export function workerFamilies(workers: readonly ListedWorker[]): MetricFamily[]
       }),
     ),
   );
-  return [...identityFamilies(workers), ...processFamilies(workers), ...jobFamilies(workers), ...histograms];
+  return [...identityFamilies(workers), ...perWorkerFamilies(workers), jobFamily(workers), ...histograms];
 }
