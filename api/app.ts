@@ -16,9 +16,11 @@ import { ProcessStatsSampler } from '../shared/process-stats.ts';
 import { toServiceError } from './errors.ts';
 import { dashboardPlugin } from './plugins/dashboard.ts';
 import { jobWaiterPlugin } from './plugins/job-waiter.ts';
+import { prometheusPlugin } from './plugins/prometheus.ts';
 import { queuePlugin } from './plugins/queue.ts';
 import { redisPlugin } from './plugins/redis.ts';
 import { webhookQueuePlugin } from './plugins/webhook-queue.ts';
+import { requestLogPlugin } from './plugins/request-log.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -61,7 +63,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     // Our pino is a newer major than the one Fastify's types are written against; it is compatible at runtime.
     loggerInstance: (deps.logger ?? createLogger(config, 'api')) as FastifyBaseLogger,
     bodyLimit: config.MAX_BODY_BYTES,
-    // One line per request at 1,000 requests a second is noise; errors are logged by sendError.
+    // Fastify's two lines per request are noise; plugins/request-log.ts writes one concise line instead, and
+    // errors are logged by sendError.
     logController: new LogController({ disableRequestLogging: true }),
     // A malformed URL is the client's error like any other.
     frameworkErrors: (error, request, reply) => sendError(error, request, reply),
@@ -91,6 +94,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.setErrorHandler(sendError);
   app.setNotFoundHandler((request, reply) => sendError(new ServiceError('ROUTE_NOT_FOUND'), request, reply));
 
+  // Metrics and logs first: one onResponse hook each, for every route registered after them (and for 404s).
+  await app.register(prometheusPlugin);
+  await app.register(requestLogPlugin);
   await app.register(redisPlugin, { config });
   await app.register(queuePlugin, { config });
   await app.register(jobWaiterPlugin, { config });

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 
 export interface ProcessStats {
-  memory: { rss_mb: number; vms_mb: number };
+  /** rss_mb and vms_mb are the seed's; the V8 heap figures tell a JavaScript leak from native memory. */
+  memory: { rss_mb: number; vms_mb: number; heap_used_mb: number; heap_total_mb: number };
   cpu_percent: number;
   num_threads: number;
 }
@@ -35,10 +36,13 @@ export class ProcessStatsSampler {
     this.lastCpu = cpu;
     this.lastTime = now;
     const vmsKb = procStatusField('VmSize');
+    const { rss, heapUsed, heapTotal } = process.memoryUsage();
     return {
       memory: {
-        rss_mb: round1(process.memoryUsage.rss() / MB),
+        rss_mb: round1(rss / MB),
         vms_mb: round1(vmsKb === undefined ? 0 : vmsKb / 1024),
+        heap_used_mb: round1(heapUsed / MB),
+        heap_total_mb: round1(heapTotal / MB),
       },
       cpu_percent: wallMicros > 0 ? round1((100 * cpuMicros) / wallMicros) : 0,
       num_threads: procStatusField('Threads') ?? 1,

@@ -5,6 +5,24 @@
 import type { Redis } from 'ioredis';
 import type { ProcessStats } from './process-stats.ts';
 
+/**
+ * loading: not consuming yet; ready: consuming; draining: finishing its active jobs, taking no new ones (shutdown,
+ * memory soft mark); recycling: about to exit and be replaced (memory cap).
+ */
+export const WORKER_STATES = ['loading', 'ready', 'draining', 'recycling'] as const;
+export type WorkerState = (typeof WORKER_STATES)[number];
+
+/**
+ * A cumulative histogram in Prometheus' shape, seconds: counts[i] observations were <= le[i]; count is the +Inf
+ * bucket. Cumulative since the worker started, so the API can expose it as a real Prometheus histogram.
+ */
+export interface CumulativeHistogram {
+  le: number[];
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
 export interface WorkerReport extends ProcessStats {
   worker_id: string;
   hostname: string;
@@ -13,9 +31,16 @@ export interface WorkerReport extends ProcessStats {
   /** Generated random-weight model: its scores mean nothing. */
   model_synthetic: boolean;
   max_length: number;
+  state: WorkerState;
+  /** User + system CPU time since the worker started (cpu_percent is since the previous report). */
+  cpu_seconds_total: number;
   jobs: { completed: number; failed: number; active: number };
+  /** (query, document) pairs scored by completed jobs. */
+  pairs_scored: number;
   /** Per-stage latency of recent jobs, milliseconds. */
-  latency_ms: Record<string, { p50: number; p99: number; count: number }>;
+  latency_ms: Record<string, { p50: number; p90: number; p99: number; count: number }>;
+  /** Per-stage latency of every job since the worker started. */
+  histograms_seconds: Record<string, CumulativeHistogram>;
   started_at: string;
   reported_at: string;
 }

@@ -69,7 +69,7 @@ async function main(): Promise<number> {
   reporterRedis.on('error', () => undefined);
   const worker = new Worker<RerankJobData, RerankJobResult>(
     QUEUE_NAME,
-    withPublicFailures(createProcessor({ engine, workerId, model: config.MODEL_NAME, stats })),
+    withPublicFailures(createProcessor({ engine, workerId, model: config.MODEL_NAME, stats, logger })),
     { connection, prefix, concurrency: config.WORKER_CONCURRENCY },
   );
   worker.on('error', throttledErrorLog(logger, 'worker error'));
@@ -77,7 +77,7 @@ async function main(): Promise<number> {
     const { code } = parseFailure(error.message);
     // The job keeps only the public reason; the log keeps the original error (cause) for whoever investigates.
     const { attemptsMade } = job ?? {};
-    logger.warn({ jobId: job?.id, attemptsMade, code, reason: error.message, err: error.cause }, 'job failed');
+    logger.warn({ jobId: job?.id, workerId, attemptsMade, code, reason: error.message, err: error.cause }, 'job failed');
   });
   const webhooks = startWebhookWorker(config, logger);
   const reporter = new WorkerReporter({
@@ -130,6 +130,7 @@ async function main(): Promise<number> {
       await worker.waitUntilReady();
       await reporter.start();
       if (stopping) return;
+      await reporter.setState('ready');
       const { modelName, synthetic, maxLength, fastTokenizer } = info;
       logger.info({ workerId, model: config.MODEL_NAME, modelName, synthetic, maxLength, fastTokenizer }, 'worker ready');
     })().catch((error: unknown) => {

@@ -3,9 +3,10 @@
  * never succeed, so it fails without retries; an inference error may be transient, so BullMQ retries it.
  */
 import { UnrecoverableError, type Job } from 'bullmq';
+import type { Logger } from '../shared/logger.ts';
 import { formatFailure, type RerankJobData, type RerankJobResult } from '../shared/queue.ts';
-import type { RerankEngine } from './engine/index.ts';
-import type { WorkerStats } from './stats.ts';
+import type { RerankEngine, ScoreTimings } from './engine/index.ts';
+import type { StageTimings, WorkerStats } from './stats.ts';
 
 export interface ProcessorOptions {
   engine: Pick<RerankEngine, 'score'>;
@@ -13,10 +14,12 @@ export interface ProcessorOptions {
   /** The configured model name, the same one the API puts in job data and dedupe keys. */
   model: string;
   stats: WorkerStats;
+  /** One line per completed job, with its sizes and stage timings. */
+  logger: Logger;
 }
 
 /** The fields of a BullMQ job the processor reads; tests pass plain objects. */
-export type ProcessableJob = Pick<Job<unknown>, 'data' | 'timestamp' | 'processedOn'>;
+export type ProcessableJob = Pick<Job<unknown>, 'id' | 'data' | 'timestamp' | 'processedOn'>;
 
 type ScoredInput = Pick<RerankJobData, 'query' | 'documents' | 'raw'>;
 
@@ -33,7 +36,7 @@ export function jobDataProblem(data: unknown): string | undefined {
 }
 
 export function createProcessor(options: ProcessorOptions): (job: ProcessableJob) => Promise<RerankJobResult> {
-  const { engine, workerId, model, stats } = options;
+  const { engine, workerId, model, stats, logger } = options;
   return async (job) => {
     const problem = jobDataProblem(job.data);
     if (problem !== undefined) {
@@ -48,8 +51,9 @@ export function createProcessor(options: ProcessorOptions): (job: ProcessableJob
     try {
       const { scores, timings } = await engine.score(query, documents, { raw });
       const totalMs = queueMs + (performance.now() - started);
-      stats.latency.record({ queue: queueMs, tokenize: timings.tokenizeMs, inference: timings.inferenceMs, total: totalMs });
-      stats.completed += 1;
+      const stages = { queue: queueMs, tokenize: timings.tokenizeMs, inference: timings.inferenceMs, total: totalMs };
+      stats.recordCompleted(stages, documents.length);
+      logJob(logger, { jobId: job.id, workerId, documents: documents.length, stages, timings });
       return {
         scores,
         model,
@@ -64,4 +68,33 @@ export function createProcessor(options: ProcessorOptions): (job: ProcessableJob
       stats.active -= 1;
     }
   };
+}
+
+const round1 = (ms: number) => Math.round(ms * 10) / 10;
+
+interface JobLogFields {
+  jobId: string | undefined;
+  workerId: string;
+  documents: number;
+  stages: StageTimings;
+  timings: Pick<ScoreTimings, 'batches' | 'tokens'>;
+}
+
+function logJob(logger: Logger, { jobId, workerId, documents, stages, timings }: JobLogFields): void {
+  logger.info(
+    {
+      jobId,
+      workerId,
+      documents,
+      // One (query, document) pair per document.
+      pairs: documents,
+      queueMs: round1(stages.queue),
+      tokenizeMs: round1(stages.tokenize),
+      inferenceMs: round1(stages.inference),
+      totalMs: round1(stages.total),
+      batches: timings.batches,
+      tokens: timings.tokens,
+    },
+    'job completed',
+  );
 }

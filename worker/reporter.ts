@@ -6,7 +6,13 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../shared/logger.ts';
 import { ProcessStatsSampler } from '../shared/process-stats.ts';
-import { publishWorkerReport, removeWorkerReport, reportTtlMs, type WorkerReport } from '../shared/worker-registry.ts';
+import {
+  publishWorkerReport,
+  removeWorkerReport,
+  reportTtlMs,
+  type WorkerReport,
+  type WorkerState,
+} from '../shared/worker-registry.ts';
 import type { WorkerStats } from './stats.ts';
 
 /** Who this worker is; fixed for its lifetime. */
@@ -31,21 +37,44 @@ export interface ReporterOptions {
   logger: Logger;
 }
 
+function cpuSecondsTotal(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
 export class WorkerReporter {
   private readonly sampler = new ProcessStatsSampler();
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> = Promise.resolve();
+  /** The publish a state change triggered, awaited by close like the beat's, so no report outlives close. */
+  private stateInFlight: Promise<void> = Promise.resolve();
   private failing = false;
   private closing: Promise<void> | undefined;
+  private started = false;
+  private state: WorkerState = 'loading';
 
   constructor(private readonly options: ReporterOptions) {}
+
+  /**
+   * What the worker is doing now (main sets ready once it consumes; the watchdog and shutdown set draining and
+   * recycling). Published at once, not at the next beat, so /ready and /metrics see the change promptly; the
+   * promise settles once it is published (never rejects: a failed publish is retried by the next beat).
+   */
+  setState(state: WorkerState): Promise<void> {
+    if (state === this.state) return this.stateInFlight;
+    this.state = state;
+    if (this.started && !this.closing) this.stateInFlight = this.publish();
+    return this.stateInFlight;
+  }
 
   /** Publishes the first report (so the worker is listed before it says it is ready), then one per beat. */
   async start(): Promise<void> {
     const { redis } = this.options;
     // The connection is fail-fast: a beat sent before it is up would only log a spurious failure.
     if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
-    if (!this.closing) await this.beat();
+    if (this.closing) return;
+    this.started = true;
+    await this.beat();
   }
 
   private report(): WorkerReport {
@@ -58,8 +87,12 @@ export class WorkerReporter {
       model: identity.model,
       model_synthetic: identity.synthetic,
       max_length: identity.maxLength,
+      state: this.state,
+      cpu_seconds_total: cpuSecondsTotal(),
       jobs: stats.jobs(),
+      pairs_scored: stats.pairsScored,
       latency_ms: stats.latency.summary(),
+      histograms_seconds: stats.histograms.snapshot(),
       started_at: identity.startedAt.toISOString(),
       reported_at: new Date().toISOString(),
     };
@@ -73,7 +106,7 @@ export class WorkerReporter {
 
   private async stop(): Promise<void> {
     clearTimeout(this.timer);
-    await this.inFlight;
+    await Promise.all([this.inFlight, this.stateInFlight]);
     const { redis, prefix, identity, logger } = this.options;
     try {
       await removeWorkerReport(redis, prefix, identity.workerId);

@@ -1,12 +1,14 @@
 /**
- * What this worker has done: job counters and per-stage latency over a bounded window of recent jobs. The
- * processor records, the reporter reads; a ring buffer per stage keeps memory flat however long the worker runs.
+ * What this worker has done: job counters, per-stage latency over a bounded window of recent jobs (percentiles
+ * for people) and cumulative per-stage histograms with fixed buckets (for Prometheus). The processor records, the
+ * reporter reads; a ring buffer per stage and fixed buckets keep memory flat however long the worker runs.
  */
+import type { CumulativeHistogram } from '../shared/worker-registry.ts';
 
 export const LATENCY_STAGES = ['queue', 'tokenize', 'inference', 'total'] as const;
 export type LatencyStage = (typeof LATENCY_STAGES)[number];
 export type StageTimings = Record<LatencyStage, number>;
-export type LatencySummary = Record<LatencyStage, { p50: number; p99: number; count: number }>;
+export type LatencySummary = Record<LatencyStage, { p50: number; p90: number; p99: number; count: number }>;
 
 /** 1,000 jobs: enough for a stable p99, small enough that sorting it every heartbeat costs nothing. */
 export const DEFAULT_LATENCY_WINDOW = 1_000;
@@ -34,10 +36,52 @@ export class LatencyWindow {
   summary(): LatencySummary {
     const entries = LATENCY_STAGES.map((stage) => {
       const sorted = [...this.samples.get(stage)!].sort((a, b) => a - b);
-      const stats = { p50: round1(percentile(sorted, 50)), p99: round1(percentile(sorted, 99)), count: sorted.length };
+      const stats = {
+        p50: round1(percentile(sorted, 50)),
+        p90: round1(percentile(sorted, 90)),
+        p99: round1(percentile(sorted, 99)),
+        count: sorted.length,
+      };
       return [stage, stats] as const;
     });
     return Object.fromEntries(entries) as LatencySummary;
+  }
+}
+
+/**
+ * Upper bounds in seconds, the same for every stage: from a 1 ms queue wait for a small job to the minutes a
+ * 10,000-document job can spend in a busy queue. Fixed, so that every worker's buckets add up.
+ */
+export const STAGE_BUCKETS_SECONDS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
+] as const;
+
+/** One cumulative histogram per stage, observed in milliseconds and kept in seconds. */
+export class StageHistograms {
+  private readonly perStage = new Map(
+    LATENCY_STAGES.map((stage) => [stage, { buckets: STAGE_BUCKETS_SECONDS.map(() => 0), sum: 0, count: 0 }]),
+  );
+
+  record(timings: StageTimings): void {
+    for (const stage of LATENCY_STAGES) {
+      const histogram = this.perStage.get(stage)!;
+      const seconds = timings[stage] / 1_000;
+      const bucket = STAGE_BUCKETS_SECONDS.findIndex((le) => seconds <= le);
+      if (bucket !== -1) histogram.buckets[bucket]! += 1;
+      histogram.sum += seconds;
+      histogram.count += 1;
+    }
+  }
+
+  snapshot(): Record<LatencyStage, CumulativeHistogram> {
+    const entries = LATENCY_STAGES.map((stage) => {
+      const { buckets, sum, count } = this.perStage.get(stage)!;
+      let running = 0;
+      const counts = buckets.map((inBucket) => (running += inBucket));
+      const histogram: CumulativeHistogram = { le: [...STAGE_BUCKETS_SECONDS], counts, sum, count };
+      return [stage, histogram] as const;
+    });
+    return Object.fromEntries(entries) as Record<LatencyStage, CumulativeHistogram>;
   }
 }
 
@@ -46,10 +90,19 @@ export class WorkerStats {
   completed = 0;
   failed = 0;
   active = 0;
+  pairsScored = 0;
   readonly latency: LatencyWindow;
+  readonly histograms = new StageHistograms();
 
   constructor(windowSize = DEFAULT_LATENCY_WINDOW) {
     this.latency = new LatencyWindow(windowSize);
+  }
+
+  recordCompleted(timings: StageTimings, pairs: number): void {
+    this.latency.record(timings);
+    this.histograms.record(timings);
+    this.completed += 1;
+    this.pairsScored += pairs;
   }
 
   jobs(): { completed: number; failed: number; active: number } {

@@ -5,6 +5,7 @@ import type { Config } from '../../shared/config.ts';
 import { JobAcceptedSchema, RerankResponseSchema, rerankRequestSchema } from '../../shared/schemas/rerank.ts';
 import { parsePrefer, preferenceApplied } from '../prefer.ts';
 import { rerank, type RerankDeps } from '../services/rerank.ts';
+import { roundedTimings, timingHeaders } from '../timings.ts';
 
 /** Seconds a client should wait before polling a 202's status URL. */
 const POLL_AFTER_SECONDS = '1';
@@ -24,6 +25,10 @@ export async function rerankRoutes(app: FastifyInstance, { config }: { config: C
     async (request, reply) => {
       const plan = parsePrefer(request.headers.prefer, limits);
       const outcome = await rerank(deps, request.body, plan.waitMs);
+      // The request's log line (plugins/request-log.ts) names the job it ran or joined, and its stage timings.
+      const { jobId, timings } = outcome;
+      request.log = request.log.child({ jobId, ...(timings && roundedTimings(timings)) });
+      if (timings) reply.headers(timingHeaders(timings));
       const applied = preferenceApplied(plan, outcome.kind === 'accepted');
       if (applied) reply.header('Preference-Applied', applied);
       if (outcome.kind === 'done') return reply.code(200).send(outcome.body);

@@ -5,7 +5,7 @@
 import type { Config } from '../../shared/config.ts';
 import { ServiceError } from '../../shared/errors.ts';
 import { jobDisplayName } from '../../shared/job-name.ts';
-import type { RerankJobData } from '../../shared/queue.ts';
+import type { RerankJobData, RerankJobResult } from '../../shared/queue.ts';
 import type { JobAccepted, JobStatusValue, RerankRequest, RerankResponse } from '../../shared/schemas/rerank.ts';
 import { jobIdFor } from './job-id.ts';
 import type { JobWaiter, WaitOutcome } from './job-waiter.ts';
@@ -17,7 +17,11 @@ export interface RerankDeps extends JobsDeps {
   waiter: JobWaiter;
 }
 
-export type RerankOutcome = { kind: 'done'; body: RerankResponse } | { kind: 'accepted'; body: JobAccepted };
+/** jobId and the job's stage timings (once it has run) travel along for the response headers and the log. */
+export type RerankOutcome = ({ kind: 'done'; body: RerankResponse } | { kind: 'accepted'; body: JobAccepted }) & {
+  jobId: string;
+  timings?: RerankJobResult['timings'];
+};
 
 export function toJobData(request: RerankRequest, config: Config): RerankJobData {
   return {
@@ -37,13 +41,21 @@ export function statusUrl(jobId: string, topK?: number): string {
 export async function rerank(deps: RerankDeps, request: RerankRequest, waitMs: number): Promise<RerankOutcome> {
   const data = toJobData(request, deps.config);
   const jobId = jobIdFor(data);
-  const accepted = (status: JobStatusValue): RerankOutcome => ({
+  const accepted = (status: JobStatusValue, result?: RerankJobResult): RerankOutcome => ({
     kind: 'accepted',
     body: { job_id: jobId, status, status_url: statusUrl(jobId, request.top_k) },
+    jobId,
+    timings: result?.timings,
+  });
+  const done = (result: RerankJobResult): RerankOutcome => ({
+    kind: 'done',
+    body: rankScores(result.scores, request.top_k),
+    jobId,
+    timings: result.timings,
   });
   if (waitMs === 0) {
     const finished = await deps.withRedis(() => ensureJob(deps, jobId, data));
-    return accepted(finished ? 'completed' : 'queued');
+    return finished?.status === 'completed' ? accepted('completed', finished.result) : accepted('queued');
   }
 
   const wait = deps.waiter.wait(jobId, waitMs);
@@ -57,7 +69,7 @@ export async function rerank(deps: RerankDeps, request: RerankRequest, waitMs: n
   const outcome = await wait.promise;
   switch (outcome.status) {
     case 'completed':
-      return { kind: 'done', body: rankScores(outcome.result.scores, request.top_k) };
+      return done(outcome.result);
     case 'failed':
       throw failureOf(outcome.failedReason);
     case 'unavailable':
@@ -65,9 +77,7 @@ export async function rerank(deps: RerankDeps, request: RerankRequest, waitMs: n
     case 'timeout': {
       // It may have finished just now; otherwise say where it is.
       const found = await deps.withRedis(() => lookupJob(deps.queue, jobId));
-      if (found?.state === 'completed' && found.job.returnvalue) {
-        return { kind: 'done', body: rankScores(found.job.returnvalue.scores, request.top_k) };
-      }
+      if (found?.state === 'completed' && found.job.returnvalue) return done(found.job.returnvalue);
       if (found?.state === 'failed') throw failureOf(found.job.failedReason);
       return accepted(found ? statusOf(found.state) : 'queued');
     }

@@ -29,15 +29,16 @@ export interface Readiness {
 export async function readiness(deps: StatusDeps): Promise<Readiness> {
   let loaded: number;
   try {
-    // Listing the reports is itself the Redis check; a worker reports only once its model is loaded and warm.
-    loaded = (await deps.withRedis(() => liveWorkers(deps))).length;
+    // Listing the reports is itself the Redis check; a worker reports only once its model is loaded and warm, and
+    // one that is draining or recycling takes no new jobs.
+    loaded = (await deps.withRedis(() => liveWorkers(deps))).filter((worker) => worker.state === 'ready').length;
   } catch {
     return { status: 'not_ready', reason: 'Redis is unreachable.', checks: { redis: 'unavailable', workers: 0 } };
   }
   if (loaded === 0) {
     return {
       status: 'not_ready',
-      reason: 'No worker with a loaded model has reported within its heartbeat window.',
+      reason: 'No worker with a loaded model, ready for jobs, has reported within its heartbeat window.',
       checks: { redis: 'ok', workers: 0 },
     };
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { UnrecoverableError } from 'bullmq';
+import { createLogger } from '../../shared/logger.ts';
 import { parseFailure } from '../../shared/queue.ts';
 import { EngineError, type ScoreResult } from '../../worker/engine/index.ts';
 import { createProcessor, jobDataProblem, type ProcessableJob } from '../../worker/processor.ts';
@@ -10,7 +11,8 @@ const timings = { tokenizeMs: 2, inferenceMs: 5, batches: 1, tokens: 10, batchRo
 
 function setup(score: (query: string, docs: readonly string[], options?: { raw?: boolean }) => Promise<ScoreResult>) {
   const stats = new WorkerStats();
-  const run = createProcessor({ engine: { score }, workerId: 'w-1', model: 'm', stats });
+  const logger = createLogger({ LOG_LEVEL: 'silent' }, 'test');
+  const run = createProcessor({ engine: { score }, workerId: 'w-1', model: 'm', stats, logger });
   return { stats, run };
 }
 
