@@ -77,6 +77,17 @@ for (const [name, body, headers, status, code] of BAD) {
   });
 }
 
+test('413 answers say the limit: details.limit in bytes for the body, in documents for the list', async () => {
+  const post = (documents: string[]) =>
+    app.inject({ method: 'POST', url: '/rerank', headers: json, payload: JSON.stringify({ query: 'q', documents }) });
+  const tooLarge = await post(['x'.repeat(5_000)]);
+  assert.equal(tooLarge.statusCode, 413);
+  assert.deepEqual(tooLarge.json().error.details, { limit: 4096 });
+  assert.match(tooLarge.json().error.message, /4096 bytes/);
+  const tooMany = await post(['1', '2', '3', '4', '5', '6']);
+  assert.deepEqual(tooMany.json().error.details, { limit: 5 });
+});
+
 test('other routes: bad job id 400, unknown job 404, bad top_k 400, unknown route 404, bad URL 400', async () => {
   const cases: [string, number, string][] = [
     ['/jobs/not-a-job', 400, 'INVALID_JOB_ID'],
