@@ -143,6 +143,13 @@ export function loadConfig(env: Env = readEnv()): Config {
       `Invalid configuration: MAX_SYNC_WAIT_MS=${config.MAX_SYNC_WAIT_MS} must be >= SYNC_TIMEOUT_MS=${config.SYNC_TIMEOUT_MS}`,
     );
   }
+  // Dashboard: half a pair of credentials would silently leave /admin/queues unmounted.
+  if ((config.DASHBOARD_USER === undefined) !== (config.DASHBOARD_PASSWORD === undefined)) {
+    const [set, unset] = config.DASHBOARD_USER === undefined ? ['DASHBOARD_PASSWORD', 'DASHBOARD_USER'] : ['DASHBOARD_USER', 'DASHBOARD_PASSWORD'];
+    throw new ConfigError(
+      `Invalid configuration: ${set} is set but ${unset} is not; set both DASHBOARD_USER and DASHBOARD_PASSWORD to enable /admin/queues, or neither.`,
+    );
+  }
   return Object.freeze({ ...config, MODEL_NAME: config.MODEL_NAME ?? basename(config.MODEL_DIR) });
 }
 

@@ -36,7 +36,11 @@ export function basicAuth(user: string, password: string) {
 /** Encapsulated on purpose (not wrapped in fastify-plugin): the auth hook must not reach the API's routes. */
 export async function dashboardPlugin(app: FastifyInstance, { config }: { config: Config }): Promise<void> {
   const { DASHBOARD_USER: user, DASHBOARD_PASSWORD: password } = config;
-  if (!user || !password) return;
+  // loadConfig refuses one without the other, so here it is both or neither.
+  if (!user || !password) {
+    app.log.info({ path: BASE_PATH }, 'dashboard not mounted: DASHBOARD_USER and DASHBOARD_PASSWORD are not set');
+    return;
+  }
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(BASE_PATH);
   createBullBoard({ queues: [new BullMQAdapter(app.rerankQueue, { readOnlyMode: false })], serverAdapter });

@@ -5,7 +5,13 @@
 import type { Config } from '../../shared/config.ts';
 import { ServiceError } from '../../shared/errors.ts';
 import { RERANK_JOB, type RerankJobData } from '../../shared/queue.ts';
-import type { JobAccepted, JobStatusValue, RerankRequest, RerankResponse } from '../../shared/schemas/rerank.ts';
+import {
+  documentText,
+  type JobAccepted,
+  type JobStatusValue,
+  type RerankRequest,
+  type RerankResponse,
+} from '../../shared/schemas/rerank.ts';
 import { jobIdFor } from './job-id.ts';
 import type { JobWaiter, WaitOutcome } from './job-waiter.ts';
 import { failureOf, lookupJob, statusOf, type JobsDeps } from './jobs.ts';
@@ -21,7 +27,7 @@ export type RerankOutcome = { kind: 'done'; body: RerankResponse } | { kind: 'ac
 export function toJobData(request: RerankRequest, config: Config): RerankJobData {
   return {
     query: request.query,
-    documents: request.documents.map((document) => (typeof document === 'string' ? document : document.text)),
+    documents: request.documents.map(documentText),
     raw: request.raw_scores ?? false,
     model: config.MODEL_NAME,
     maxLength: config.MAX_SEQ_LENGTH,
