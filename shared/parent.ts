@@ -3,9 +3,9 @@
  * process manager killed its direct child (npm exits on SIGTERM without waiting for its script, and SIGKILL
  * cannot be forwarded at all).
  *
- * With an IPC channel (a child of the supervisor) that is the channel's 'disconnect'; otherwise a change of the
- * parent pid, checked every second. A process whose parent is init (or none, as PID 1 in a container) has no
- * parent to lose.
+ * With an IPC channel (a child of the supervisor) that is the channel's 'disconnect'. Under an npm script
+ * (`npm start`, `npm run start:api`, ...) it is a change of the parent pid, checked every second. Otherwise the
+ * parent is nobody's business: a process started from a shell that exits (`nohup ... &`) keeps running.
  */
 const PARENT_POLL_MS = 1_000;
 
@@ -18,7 +18,8 @@ export function onParentGone(onGone: () => void): () => void {
     return () => process.off('disconnect', listener);
   }
   const parent = process.ppid;
-  if (parent <= 1) return () => undefined;
+  // npm sets npm_lifecycle_event for the script it runs; a parent of pid 1 (or 0 in a container) cannot go away.
+  if (process.env.npm_lifecycle_event === undefined || parent <= 1) return () => undefined;
   const timer = setInterval(() => {
     if (process.ppid === parent) return;
     clearInterval(timer);
