@@ -98,11 +98,21 @@ export const ConfigSchema = Type.Object({
   }),
   DASHBOARD_USER: Type.Optional(Type.String({ minLength: 1, description: 'Basic-auth user for /admin/queues.' })),
   DASHBOARD_PASSWORD: Type.Optional(
-    Type.String({ minLength: 1, description: 'Basic-auth password for /admin/queues; without both, no dashboard.' }),
+    Type.String({
+      minLength: 1,
+      description:
+        'Basic-auth password for /admin/queues; without both, no dashboard. Setting only one of the two is a ' +
+        'configuration error; the API logs at start-up whether the dashboard is mounted.',
+    }),
   ),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
-    { default: 'info', description: 'pino log level.' },
+    {
+      default: 'info',
+      description:
+        'pino log level. The start and stop lines (`api listening`, `worker ready`, `service stopped`, ...) are ' +
+        'logged at info yet shown at every level but `silent`.',
+    },
   ),
 });
 

@@ -53,6 +53,8 @@ interface Slot {
 export class Supervisor {
   private readonly slots: Slot[];
   private readonly backoff: Backoff;
+  /** Start and exit lines, shown at every log level but silent. */
+  private readonly lifecycle: Logger;
   private stopping: Promise<number> | undefined;
   private failed = false;
   private resolveDone!: (code: number) => void;
@@ -61,6 +63,7 @@ export class Supervisor {
 
   constructor(private readonly options: SupervisorOptions) {
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.lifecycle = lifecycleLogger(options.logger);
     this.slots = options.children.map((spec) => ({ spec, child: undefined, startedAt: 0, failures: 0, restartTimer: undefined }));
   }
 
@@ -75,7 +78,7 @@ export class Supervisor {
   }
 
   private spawn(slot: Slot): void {
-    const { cwd, env, logger } = this.options;
+    const { cwd, env } = this.options;
     // The IPC channel is how a child notices that the supervisor is gone, even when it was SIGKILLed.
     const child = spawn(process.execPath, ['--import', 'tsx', resolve(cwd, slot.spec.entry)], {
       cwd,
@@ -84,7 +87,7 @@ export class Supervisor {
     });
     slot.child = child;
     slot.startedAt = Date.now();
-    lifecycleLogger(logger).info({ child: slot.spec.name, pid: child.pid }, `${slot.spec.name} started`);
+    this.lifecycle.info({ child: slot.spec.name, pid: child.pid }, `${slot.spec.name} started`);
     child.once('exit', (code, signal) => this.onExit(slot, child, code, signal));
   }
 
@@ -93,7 +96,7 @@ export class Supervisor {
     const { logger } = this.options;
     const fields = { child: slot.spec.name, pid: child.pid, code, signal };
     if (this.stopping) {
-      lifecycleLogger(logger).info(fields, `${slot.spec.name} exited`);
+      this.lifecycle.info(fields, `${slot.spec.name} exited`);
       return;
     }
     if (!slot.spec.restart) {
