@@ -48,7 +48,7 @@ function parseJson(_request: unknown, body: string, done: (error: Error | null, 
 }
 
 function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const serviceError = toServiceError(error);
+  const serviceError = toServiceError(error, { bodyLimit: request.routeOptions?.bodyLimit });
   // An outage of Redis is logged once by the redis plugin, not once per request.
   if (serviceError.status >= 500 && serviceError.code !== 'REDIS_UNAVAILABLE') {
     request.log.error({ err: error, code: serviceError.code }, 'request failed');

@@ -7,23 +7,34 @@ import { ServiceError } from '../shared/errors.ts';
 
 type ValidationContext = FastifyError['validationContext'];
 
-export function toServiceError(error: unknown): ServiceError {
+/** What the request was refused against, for the error's details (e.g. the body limit of a 413). */
+export interface RequestLimits {
+  bodyLimit?: number;
+}
+
+export function toServiceError(error: unknown, limits: RequestLimits = {}): ServiceError {
   if (error instanceof ServiceError) return error;
   const fastifyError = error as Partial<FastifyError>;
   if (fastifyError.validation) return fromValidation(fastifyError.validationContext, fastifyError.validation);
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ServiceError('PAYLOAD_TOO_LARGE');
+      return payloadTooLarge(limits.bodyLimit);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new ServiceError('UNSUPPORTED_MEDIA_TYPE');
   }
   const status = fastifyError.statusCode ?? 500;
-  if (status === 413) return new ServiceError('PAYLOAD_TOO_LARGE');
+  if (status === 413) return payloadTooLarge(limits.bodyLimit);
   if (status === 415) return new ServiceError('UNSUPPORTED_MEDIA_TYPE');
   // Anything else Fastify refuses before our code runs (bad URL encoding, bad Content-Length, aborted body) was
   // the client's doing: keep it a 400 rather than let it look like our fault.
   if (status >= 400 && status < 500) return new ServiceError('BAD_REQUEST', fastifyError.message);
   return new ServiceError('INTERNAL_ERROR');
+}
+
+/** Like TOO_MANY_DOCUMENTS, a 413 says the limit (bytes) so that a client can split its request. */
+function payloadTooLarge(limit: number | undefined): ServiceError {
+  if (limit === undefined) return new ServiceError('PAYLOAD_TOO_LARGE');
+  return new ServiceError('PAYLOAD_TOO_LARGE', `The request body is larger than the limit of ${limit} bytes.`, { limit });
 }
 
 /** Maps the first schema violation to the most specific code a client can act on. */

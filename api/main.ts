@@ -1,23 +1,27 @@
 /** API entry: load config, build the app, listen, and close gracefully (once) on SIGTERM / SIGINT. */
 import { ConfigError, loadConfig } from '../shared/config.ts';
-import { createLogger } from '../shared/logger.ts';
+import { createLogger, lifecycleLogger } from '../shared/logger.ts';
+import { onParentGone } from '../shared/parent.ts';
 import { buildApp } from './app.ts';
+import { listenOrExplain } from './listen.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config, 'api');
+  const lifecycle = lifecycleLogger(logger);
   const app = await buildApp(config, { logger });
-  await app.listen({ host: config.HOST, port: config.PORT });
+  // The one line listenOrExplain logged says it all; nothing is serving yet that a close would have to drain.
+  if (!(await listenOrExplain(app, config))) process.exit(1);
   const address = app.server.address();
-  logger.info({ port: typeof address === 'object' && address ? address.port : config.PORT }, 'api listening');
+  lifecycle.info({ port: typeof address === 'object' && address ? address.port : config.PORT }, 'api listening');
 
   let closing: Promise<void> | undefined;
-  const shutdown = (signal: NodeJS.Signals) => {
+  const shutdown = (signal: NodeJS.Signals | 'parent gone') => {
     closing ??= (async () => {
-      logger.info({ signal }, 'api closing');
+      lifecycle.info({ signal }, 'api closing');
       try {
         await app.close();
-        logger.info('api closed');
+        lifecycle.info('api closed');
         process.exit(0);
       } catch (error) {
         logger.error({ err: error }, 'api close failed');
@@ -27,6 +31,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  onParentGone(() => shutdown('parent gone'));
 }
 
 // Before the logger exists (a bad setting) or after it failed us: plain stderr, then a non-zero exit.

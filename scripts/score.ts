@@ -1,19 +1,32 @@
 /**
- * Offline scoring: JSONL {"query": "...", "documents": ["...", ...]} on stdin -> {"scores": [...]} per line on
- * stdout, in order. A bad line yields {"error": {"line", "code", "message"}} and processing continues.
- * stdout carries nothing but JSONL; diagnostics go to stderr.
+ * Offline scoring: JSONL {"query": "...", "documents": [...]} on stdin -> {"scores": [...]} per line on stdout, in
+ * order. Documents take the API's two forms (strings or {"text": ...}). A bad line yields
+ * {"error": {"line", "code", "message"}} and processing continues. stdout carries nothing but JSONL; diagnostics
+ * go to stderr. Without --model-dir / --max-length the service's settings apply (MODEL_DIR, MAX_SEQ_LENGTH from
+ * the environment and `.env`).
  *
- * Exit codes: 0 done (even with bad lines), 1 the model failed to load, 2 bad flags.
+ * Exit codes: 0 every line scored, 1 the model failed to load, 2 bad flags or settings, 3 some lines failed
+ * (after every line was written).
  */
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { ConfigError, loadConfig, readEnv } from '../shared/config.ts';
+import { DocumentSchema, documentText } from '../shared/schemas/rerank.ts';
 import { EngineError, loadEngine, type EngineOptions, type RerankEngine } from '../worker/engine/index.ts';
 
-const USAGE = `Usage: npm run -s score -- --model-dir DIR [--max-length N] [--raw] < input.jsonl
-  --model-dir DIR   model in HuggingFace layout (config.json, tokenizer.json, onnx/model.onnx)
-  --max-length N    max tokens per (query, document) pair incl. special tokens (default 64, capped by the model)
+const USAGE = `Usage: npm run -s score -- [--model-dir DIR] [--max-length N] [--raw] < input.jsonl
+  --model-dir DIR   model in HuggingFace layout (config.json, tokenizer.json, onnx/model.onnx); default MODEL_DIR
+  --max-length N    max tokens per (query, document) pair incl. special tokens (default MAX_SEQ_LENGTH, capped by the model)
   --raw             print raw logits instead of sigmoid scores
-Input: one {"query": string, "documents": string[]} per line; blank lines are skipped.`;
+Input: one {"query": string, "documents": (string | {"text": string})[]} per line; blank lines are skipped.
+Exit codes: 0 all lines scored, 1 the model did not load, 2 bad flags or settings, 3 some lines failed.`;
+
+/** One input line: the API's document forms; an empty query or list is scored (as nothing) rather than refused. */
+const LineSchema = Type.Object({ query: Type.String(), documents: Type.Array(DocumentSchema) });
+
+const EXIT_LINES_FAILED = 3;
 
 interface CliArgs {
   engine: EngineOptions;
@@ -37,12 +50,22 @@ function parseCliArgs(argv: string[]): CliArgs | string {
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   }
-  const modelDir = values['model-dir'];
-  if (!modelDir) return '--model-dir is required';
   const maxLengthText = values['max-length'];
   const maxLength = maxLengthText === undefined ? undefined : Number(maxLengthText);
   if (maxLength !== undefined && (!Number.isInteger(maxLength) || maxLength < 4)) {
     return `--max-length must be an integer >= 4, got "${maxLengthText}"`;
+  }
+  let modelDir = values['model-dir'];
+  if (modelDir === undefined || maxLength === undefined) {
+    // The service's own settings, so that `npm run -s score` scores with the model `npm start` serves.
+    try {
+      const config = loadConfig(readEnv());
+      modelDir ??= config.MODEL_DIR;
+      return { engine: { modelDir, maxLength: maxLength ?? config.MAX_SEQ_LENGTH }, raw: values.raw ?? false };
+    } catch (err) {
+      if (err instanceof ConfigError) return err.message;
+      throw err;
+    }
   }
   return { engine: { modelDir, maxLength }, raw: values.raw ?? false };
 }
@@ -65,16 +88,13 @@ function parseRequest(text: string): { query: string; documents: string[] } {
   } catch (err) {
     throw new BadLine('INVALID_JSON', err instanceof Error ? err.message : String(err));
   }
-  const obj = value as { query?: unknown; documents?: unknown } | null;
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-    throw new BadLine('VALIDATION_FAILED', 'expected a JSON object {"query": string, "documents": string[]}');
+  if (!Value.Check(LineSchema, value)) {
+    const first = Value.Errors(LineSchema, value).First();
+    const where = first?.path ? `${first.path}: ` : '';
+    const detail = first?.path.startsWith('/documents/') ? 'each document must be a string or an object {"text": string}' : first?.message;
+    throw new BadLine('VALIDATION_FAILED', `${where}${detail ?? 'invalid'}; expected {"query": string, "documents": [...]}`);
   }
-  if (typeof obj.query !== 'string') throw new BadLine('VALIDATION_FAILED', '"query" must be a string');
-  const docs = obj.documents;
-  if (!Array.isArray(docs) || !docs.every((d): d is string => typeof d === 'string')) {
-    throw new BadLine('VALIDATION_FAILED', '"documents" must be an array of strings');
-  }
-  return { query: obj.query, documents: docs };
+  return { query: value.query, documents: value.documents.map(documentText) };
 }
 
 async function scoreLine(engine: RerankEngine, text: string, line: number, raw: boolean): Promise<LineResult> {
@@ -114,13 +134,18 @@ async function main(): Promise<number> {
     );
   }
   let line = 0;
+  let failed = 0;
   for await (const text of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
     line += 1;
     if (text.trim() === '') continue;
-    await writeLine(await scoreLine(engine, text, line, args.raw));
+    const result = await scoreLine(engine, text, line, args.raw);
+    if ('error' in result) failed += 1;
+    await writeLine(result);
   }
   await engine.close();
-  return 0;
+  if (failed === 0) return 0;
+  process.stderr.write(`score: ${failed} of the input lines failed (see their "error" lines)\n`);
+  return EXIT_LINES_FAILED;
 }
 
 process.exitCode = await main();

@@ -107,7 +107,12 @@ export const ConfigSchema = Type.Object({
   }),
   DASHBOARD_USER: Type.Optional(Type.String({ minLength: 1, description: 'Basic-auth user for /admin/queues.' })),
   DASHBOARD_PASSWORD: Type.Optional(
-    Type.String({ minLength: 1, description: 'Basic-auth password for /admin/queues; without both, no dashboard.' }),
+    Type.String({
+      minLength: 1,
+      description:
+        'Basic-auth password for /admin/queues; without both, no dashboard. Setting only one of the two is a ' +
+        'configuration error; the API logs at start-up whether the dashboard is mounted.',
+    }),
   ),
   // Dashboard
   DASHBOARD_READ_ONLY: Type.Boolean({
@@ -116,7 +121,12 @@ export const ConfigSchema = Type.Object({
   }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
-    { default: 'info', description: 'pino log level.' },
+    {
+      default: 'info',
+      description:
+        'pino log level. The start and stop lines (`api listening`, `worker ready`, `service stopped`, ...) are ' +
+        'logged at info yet shown at every level but `silent`.',
+    },
   ),
   // Webhooks (callback_url of bulk jobs)
   WEBHOOK_ALLOWED_HOSTS: Type.Optional(
@@ -188,6 +198,13 @@ export function loadConfig(env: Env = readEnv()): Config {
   if (config.MAX_SYNC_WAIT_MS < config.SYNC_TIMEOUT_MS) {
     throw new ConfigError(
       `Invalid configuration: MAX_SYNC_WAIT_MS=${config.MAX_SYNC_WAIT_MS} must be >= SYNC_TIMEOUT_MS=${config.SYNC_TIMEOUT_MS}`,
+    );
+  }
+  // Dashboard: half a pair of credentials would silently leave /admin/queues unmounted.
+  if ((config.DASHBOARD_USER === undefined) !== (config.DASHBOARD_PASSWORD === undefined)) {
+    const [set, unset] = config.DASHBOARD_USER === undefined ? ['DASHBOARD_PASSWORD', 'DASHBOARD_USER'] : ['DASHBOARD_USER', 'DASHBOARD_PASSWORD'];
+    throw new ConfigError(
+      `Invalid configuration: ${set} is set but ${unset} is not; set both DASHBOARD_USER and DASHBOARD_PASSWORD to enable /admin/queues, or neither.`,
     );
   }
   if (config.WEBHOOK_ALLOWED_HOSTS && !config.WEBHOOK_SECRET) {

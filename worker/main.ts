@@ -7,7 +7,8 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Worker } from 'bullmq';
 import { ConfigError, loadConfig, readEnv, type Config } from '../shared/config.ts';
-import { createLogger, type Logger } from '../shared/logger.ts';
+import { createLogger, lifecycleLogger, type Logger } from '../shared/logger.ts';
+import { onParentGone } from '../shared/parent.ts';
 import {
   QUEUE_NAME,
   createRedisConnection,
@@ -53,6 +54,7 @@ async function main(): Promise<number> {
     return 1;
   }
   const logger = createLogger(config, 'worker');
+  const lifecycle = lifecycleLogger(logger);
   const engine = await loadModel(config, logger);
   if (!engine) return 1;
   const { info } = engine;
@@ -111,12 +113,14 @@ async function main(): Promise<number> {
     logger,
   );
   let stopping: Promise<number> | undefined;
+  let stopWatchingParent = () => {};
   /** Idempotent: a second signal (Ctrl-C reaches both the supervisor and its children) joins the first close. */
   const stop = (reason: Record<string, unknown>, failed = false): Promise<number> => {
     stopping ??= (async () => {
-      logger.info({ ...reason, activeJobs: stats.active }, 'worker stopping: finishing the active jobs');
+      stopWatchingParent();
+      lifecycle.info({ ...reason, activeJobs: stats.active }, 'worker stopping: finishing the active jobs');
       const ok = await close();
-      logger.info({ workerId }, 'worker stopped');
+      lifecycle.info({ workerId }, 'worker stopped');
       return ok && !failed ? 0 : 1;
     })();
     return stopping;
@@ -125,6 +129,7 @@ async function main(): Promise<number> {
     const onSignal = (signal: NodeJS.Signals) => void stop({ signal }).then(resolveStopped);
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    stopWatchingParent = onParentGone(() => void stop({ reason: 'parent gone' }).then(resolveStopped));
     // Not awaited before the signal handlers: a signal while Redis is still unreachable must still stop the worker.
     (async () => {
       await worker.waitUntilReady();
@@ -132,7 +137,7 @@ async function main(): Promise<number> {
       if (stopping) return;
       await reporter.setState('ready');
       const { modelName, synthetic, maxLength, fastTokenizer } = info;
-      logger.info({ workerId, model: config.MODEL_NAME, modelName, synthetic, maxLength, fastTokenizer }, 'worker ready');
+      lifecycle.info({ workerId, model: config.MODEL_NAME, modelName, synthetic, maxLength, fastTokenizer }, 'worker ready');
     })().catch((error: unknown) => {
       if (stopping) return;
       logger.fatal({ err: error }, 'worker could not start consuming jobs');

@@ -45,7 +45,11 @@ export interface DashboardOptions {
 /** Encapsulated on purpose (not wrapped in fastify-plugin): the auth hook must not reach the API's routes. */
 export async function dashboardPlugin(app: FastifyInstance, { config, queues }: DashboardOptions): Promise<void> {
   const { DASHBOARD_USER: user, DASHBOARD_PASSWORD: password, DASHBOARD_READ_ONLY: readOnlyMode } = config;
-  if (!user || !password) return;
+  // loadConfig refuses one without the other, so here it is both or neither.
+  if (!user || !password) {
+    app.log.info({ path: BASE_PATH }, 'dashboard not mounted: DASHBOARD_USER and DASHBOARD_PASSWORD are not set');
+    return;
+  }
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(BASE_PATH);
   createBullBoard({ queues: queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode })), serverAdapter });

@@ -23,15 +23,24 @@ const STARTUP_WAIT_MS = 2_000;
 export const redisPlugin = fp(
   async (app: FastifyInstance, { config }: { config: Config }) => {
     const redis = createRedisConnection(config, 'producer');
+    const address = `${redis.options.host ?? ''}:${redis.options.port ?? ''}`;
     let up = false;
-    // Log transitions, not every failed reconnect attempt.
+    let closing = false;
+    // Log transitions, not every failed reconnect attempt: one warning when Redis is unreachable (at start-up or
+    // lost later), one line when it is back.
+    let reportedDown = false;
+    const reportDown = (message: string) => {
+      if (reportedDown || closing) return;
+      reportedDown = true;
+      app.log.warn({ redis: address }, message);
+    };
     redis.on('ready', () => {
       up = true;
-      app.log.info('redis connected');
+      app.log.info({ redis: address }, reportedDown ? 'redis reachable again' : 'redis connected');
+      reportedDown = false;
     });
-    let closing = false;
     redis.on('close', () => {
-      if (up && !closing) app.log.warn('redis connection lost');
+      if (up) reportDown('redis connection lost');
       up = false;
     });
     redis.on('error', (error: Error) => app.log.debug({ err: error }, 'redis error'));
@@ -60,6 +69,7 @@ export const redisPlugin = fp(
       redis.once('ready', onReady);
       await timer;
       redis.off('ready', onReady);
+      if (!up) reportDown('redis unreachable; requests that need it answer 503 until it is back');
     });
     app.decorate('redis', redis);
     app.decorate('withRedis', withRedis);

@@ -6,7 +6,13 @@ import type { Config } from '../../shared/config.ts';
 import { ServiceError } from '../../shared/errors.ts';
 import { jobDisplayName } from '../../shared/job-name.ts';
 import type { RerankJobData, RerankJobResult } from '../../shared/queue.ts';
-import type { JobAccepted, JobStatusValue, RerankRequest, RerankResponse } from '../../shared/schemas/rerank.ts';
+import {
+  documentText,
+  type JobAccepted,
+  type JobStatusValue,
+  type RerankRequest,
+  type RerankResponse,
+} from '../../shared/schemas/rerank.ts';
 import { jobIdFor } from './job-id.ts';
 import type { JobWaiter, WaitOutcome } from './job-waiter.ts';
 import { failureOf, lookupJob, statusOf, type JobsDeps } from './jobs.ts';
@@ -26,7 +32,7 @@ export type RerankOutcome = ({ kind: 'done'; body: RerankResponse } | { kind: 'a
 export function toJobData(request: RerankRequest, config: Config): RerankJobData {
   return {
     query: request.query,
-    documents: request.documents.map((document) => (typeof document === 'string' ? document : document.text)),
+    documents: request.documents.map(documentText),
     raw: request.raw_scores ?? false,
     model: config.MODEL_NAME,
     maxLength: config.MAX_SEQ_LENGTH,

@@ -3,7 +3,8 @@
  * and one worker under the supervisor until SIGTERM/SIGINT. Returns the process exit code.
  */
 import { ConfigError, loadConfig, readEnv, type Config } from '../../shared/config.ts';
-import { createLogger } from '../../shared/logger.ts';
+import { createLogger, lifecycleLogger } from '../../shared/logger.ts';
+import { onParentGone } from '../../shared/parent.ts';
 import { modelDirProblem } from './model-check.ts';
 import { RedisUnavailableError, ensureRedis, type RedisAddress, type RedisHandle } from './redis-bootstrap.ts';
 import { Supervisor, type Backoff, type ChildSpec } from './supervisor.ts';
@@ -57,18 +58,25 @@ export async function runService(options: RunServiceOptions): Promise<number> {
     logger,
     backoff: options.backoff,
   });
+  const lifecycle = lifecycleLogger(logger);
   const onSignal = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, 'stopping the service');
+    lifecycle.info({ signal }, 'stopping the service');
     void supervisor.stop(signal);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // npm exits on SIGTERM without waiting for its script: the service must not go on serving without it.
+  const stopWatchingParent = onParentGone(() => {
+    lifecycle.info({ reason: 'parent gone' }, 'stopping the service');
+    void supervisor.stop('SIGTERM');
+  });
   supervisor.start();
   const code = await supervisor.done;
+  stopWatchingParent();
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   await redis.stop();
-  if (redis.isPrivate) logger.info({ url: redis.url }, 'private redis-server stopped');
-  logger.info({ code }, 'service stopped');
+  if (redis.isPrivate) lifecycle.info({ url: redis.url }, 'private redis-server stopped');
+  lifecycle.info({ code }, 'service stopped');
   return code;
 }

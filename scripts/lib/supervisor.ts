@@ -3,10 +3,11 @@
  * A child marked `restart` (the worker) is started again with exponential backoff when it exits unexpectedly;
  * any other child (the API) exiting unexpectedly stops the whole service with exit code 1, because restarting it
  * would hide a configuration error such as a port in use. stop() forwards the signal and waits for every child.
+ * Each child has an IPC channel and stops by itself when it closes, so none outlives a supervisor that was killed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import type { Logger } from '../../shared/logger.ts';
+import { lifecycleLogger, type Logger } from '../../shared/logger.ts';
 
 export interface ChildSpec {
   /** Used in logs: "api", "worker". */
@@ -52,6 +53,8 @@ interface Slot {
 export class Supervisor {
   private readonly slots: Slot[];
   private readonly backoff: Backoff;
+  /** Start and exit lines, shown at every log level but silent. */
+  private readonly lifecycle: Logger;
   private stopping: Promise<number> | undefined;
   private failed = false;
   private resolveDone!: (code: number) => void;
@@ -60,6 +63,7 @@ export class Supervisor {
 
   constructor(private readonly options: SupervisorOptions) {
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.lifecycle = lifecycleLogger(options.logger);
     this.slots = options.children.map((spec) => ({ spec, child: undefined, startedAt: 0, failures: 0, restartTimer: undefined }));
   }
 
@@ -74,11 +78,16 @@ export class Supervisor {
   }
 
   private spawn(slot: Slot): void {
-    const { cwd, env, logger } = this.options;
-    const child = spawn(process.execPath, ['--import', 'tsx', resolve(cwd, slot.spec.entry)], { cwd, env, stdio: 'inherit' });
+    const { cwd, env } = this.options;
+    // The IPC channel is how a child notices that the supervisor is gone, even when it was SIGKILLed.
+    const child = spawn(process.execPath, ['--import', 'tsx', resolve(cwd, slot.spec.entry)], {
+      cwd,
+      env,
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    });
     slot.child = child;
     slot.startedAt = Date.now();
-    logger.info({ child: slot.spec.name, pid: child.pid }, `${slot.spec.name} started`);
+    this.lifecycle.info({ child: slot.spec.name, pid: child.pid }, `${slot.spec.name} started`);
     child.once('exit', (code, signal) => this.onExit(slot, child, code, signal));
   }
 
@@ -87,7 +96,7 @@ export class Supervisor {
     const { logger } = this.options;
     const fields = { child: slot.spec.name, pid: child.pid, code, signal };
     if (this.stopping) {
-      logger.info(fields, `${slot.spec.name} exited`);
+      this.lifecycle.info(fields, `${slot.spec.name} exited`);
       return;
     }
     if (!slot.spec.restart) {

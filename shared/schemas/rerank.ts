@@ -10,6 +10,13 @@ export const DocumentSchema = Type.Union([
   Type.Object({ text: Type.String() }, { additionalProperties: false }),
 ]);
 
+export type Document = Static<typeof DocumentSchema>;
+
+/** A document's text, whichever of the two forms it came in. */
+export function documentText(document: Document): string {
+  return typeof document === 'string' ? document : document.text;
+}
+
 /**
  * The request body. Unknown fields are rejected (a misspelt "topk" must not be silently ignored), and the
  * document limit comes from config, so the schema is built per app.

@@ -65,6 +65,12 @@ test('started while Redis is down, the API serves /health, refuses work with 503
     await redis.start();
     const accepted = async () => (await post({ prefer: 'respond-async' })).status === 202;
     await pollUntil('the API to reach Redis', async () => ((await accepted()) ? true : undefined));
+    const warnings = other.lines.filter((line) => line.msg === 'redis unreachable; requests that need it answer 503 until it is back');
+    assert.equal(warnings.length, 1, 'one warning while Redis is unreachable, not one per reconnect attempt');
+    assert.equal(warnings[0]?.level, 40);
+    assert.equal(warnings[0]?.redis, `127.0.0.1:${redis.port}`);
+    await other.waitForLine((line) => line.msg === 'redis reachable again');
+    assert.equal(other.lines.filter((line) => line.msg === 'redis reachable again').length, 1);
   } finally {
     await other.stop();
   }

@@ -7,8 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../api/app.ts';
+import { pino } from 'pino';
 import { loadConfig } from '../../shared/config.ts';
 import { deleteKeysWithPrefix } from '../support/private-redis.ts';
+import { spawnService } from '../support/processes.ts';
 
 const PREFIX = `test-api-validation-${randomUUID().slice(0, 8)}`;
 const apps: FastifyInstance[] = [];
@@ -77,6 +79,17 @@ for (const [name, body, headers, status, code] of BAD) {
   });
 }
 
+test('413 answers say the limit: details.limit in bytes for the body, in documents for the list', async () => {
+  const post = (documents: string[]) =>
+    app.inject({ method: 'POST', url: '/rerank', headers: json, payload: JSON.stringify({ query: 'q', documents }) });
+  const tooLarge = await post(['x'.repeat(5_000)]);
+  assert.equal(tooLarge.statusCode, 413);
+  assert.deepEqual(tooLarge.json().error.details, { limit: 4096 });
+  assert.match(tooLarge.json().error.message, /4096 bytes/);
+  const tooMany = await post(['1', '2', '3', '4', '5', '6']);
+  assert.deepEqual(tooMany.json().error.details, { limit: 5 });
+});
+
 test('other routes: bad job id 400, unknown job 404, bad top_k 400, unknown route 404, bad URL 400', async () => {
   const cases: [string, number, string][] = [
     ['/jobs/not-a-job', 400, 'INVALID_JOB_ID'],
@@ -138,4 +151,30 @@ test('the dashboard sits behind basic auth, which guards nothing else', async ()
   assert.equal(queues.statusCode, 200, queues.body);
   assert.equal((await board.inject({ method: 'GET', url: '/health' })).statusCode, 200);
   assert.equal((await app.inject({ method: 'GET', url: '/admin/queues' })).statusCode, 404, 'no dashboard without credentials');
+});
+
+test('the dashboard says at start-up whether it is mounted, and why not', async () => {
+  const logged = async (env: Record<string, string>) => {
+    const lines: { msg?: string; path?: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (text: string) => void lines.push(JSON.parse(text)) });
+    const config = loadConfig({ QUEUE_PREFIX: PREFIX, ...env });
+    const built = await buildApp(config, { logger });
+    await built.ready();
+    apps.push(built);
+    return lines.filter((line) => /^dashboard/.test(String(line.msg)));
+  };
+  const off = await logged({});
+  assert.equal(off.length, 1);
+  assert.match(String(off[0]?.msg), /not mounted: DASHBOARD_USER and DASHBOARD_PASSWORD are not set/);
+  const on = await logged({ DASHBOARD_USER: 'admin', DASHBOARD_PASSWORD: 's3cret' });
+  assert.deepEqual(on.map((line) => [line.msg, line.path]), [['dashboard enabled', '/admin/queues']]);
+});
+
+test('with only one of DASHBOARD_USER / DASHBOARD_PASSWORD the API refuses to start and names both', async () => {
+  const api = spawnService({ entry: 'api/main.ts', env: { QUEUE_PREFIX: PREFIX, PORT: '0', DASHBOARD_USER: 'admin' } });
+  assert.equal(await api.waitForExit(30_000), 1);
+  const output = api.rawOutput.join('\n');
+  assert.match(output, /DASHBOARD_USER/);
+  assert.match(output, /DASHBOARD_PASSWORD/);
+  assert.ok(!api.lines.some((line) => line.msg === 'api listening'));
 });

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -32,12 +33,39 @@ export interface SpawnOptions {
   args?: string[];
 }
 
+const baseEnv = (env: Record<string, string>) => ({
+  PATH: process.env.PATH ?? '',
+  HOME: process.env.HOME ?? '',
+  LOG_LEVEL: 'info',
+  ...env,
+});
+
 export function spawnService(options: SpawnOptions): ServiceProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', resolve(REPO_ROOT, options.entry), ...(options.args ?? [])], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...options.env },
+    env: baseEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return track(child, options.entry);
+}
+
+/** `npm <args>` in the repository, as a user runs it (e.g. ['start'], ['run', 'demo']). */
+export function spawnNpm(args: string[], env: Record<string, string>): ServiceProcess {
+  const child = spawn('npm', args, { cwd: REPO_ROOT, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  return track(child, `npm ${args.join(' ')}`);
+}
+
+/** True while `pid` is a live process (a zombie waiting for a parent that will never reap it counts as gone). */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+function track(child: ChildProcess, label: string): ServiceProcess {
   const lines: LogLine[] = [];
   const rawOutput: string[] = [];
   const waiters = new Set<{ predicate: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
@@ -56,7 +84,7 @@ export function spawnService(options: SpawnOptions): ServiceProcess {
   createInterface({ input: child.stderr! }).on('line', (text) => rawOutput.push(text));
   const exited = once(child, 'exit').then(([code]) => code as number | null);
 
-  const describe = () => `${options.entry} output:\n${[...lines.map((l) => JSON.stringify(l)), ...rawOutput].join('\n')}`;
+  const describe = () => `${label} output:\n${[...lines.map((l) => JSON.stringify(l)), ...rawOutput].join('\n')}`;
 
   return {
     child,
@@ -93,7 +121,7 @@ export function spawnService(options: SpawnOptions): ServiceProcess {
     async waitForExit(timeoutMs = 30_000) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${options.entry} did not exit in ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(() => reject(new Error(`${label} did not exit in ${timeoutMs} ms`)), timeoutMs);
       });
       try {
         return await Promise.race([exited, timeout]);

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fromValidation, toServiceError } from '../../api/errors.ts';
+import { listenProblem } from '../../api/listen.ts';
 import { parsePrefer, preferenceApplied } from '../../api/prefer.ts';
 import { jobIdFor } from '../../api/services/job-id.ts';
 import { rankScores } from '../../api/services/rankings.ts';
@@ -95,4 +96,19 @@ test('framework errors: client faults stay 4xx, our faults are 500 without inter
   assert.equal(toServiceError(new TypeError('x is undefined')).code, 'INTERNAL_ERROR');
   const own = new ServiceError('QUEUE_FULL');
   assert.equal(toServiceError(own), own);
+});
+
+test('a port that cannot be used is one line naming the address and the variable that changes it', () => {
+  const config = { HOST: '127.0.0.1', PORT: 8000 };
+  const problem = (code: string) => listenProblem(Object.assign(new Error('listen'), { code }), config);
+  assert.match(String(problem('EADDRINUSE')), /^Cannot listen on 127\.0\.0\.1:8000: the address is already in use\..*PORT \(or HOST\)/);
+  assert.match(String(problem('EACCES')), /PORT/);
+  assert.match(String(problem('EADDRNOTAVAIL')), /HOST/);
+  assert.equal(problem('ECONNRESET'), undefined, 'other errors keep their stack');
+  assert.ok(!String(problem('EADDRINUSE')).includes('\n'));
+});
+
+test('a 413 for the body says the limit in bytes', () => {
+  const tooLarge = Object.assign(new Error('too large'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 });
+  assert.deepEqual(toServiceError(tooLarge, { bodyLimit: 4096 }).details, { limit: 4096 });
 });

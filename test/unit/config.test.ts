@@ -40,6 +40,17 @@ test('range limits are enforced', () => {
   assert.throws(() => loadConfig({ SYNC_TIMEOUT_MS: '5000', MAX_SYNC_WAIT_MS: '1000' }), /MAX_SYNC_WAIT_MS/);
 });
 
+test('the dashboard credentials come as a pair: one without the other names both', () => {
+  for (const env of [{ DASHBOARD_USER: 'admin' }, { DASHBOARD_PASSWORD: 's3cret' }]) {
+    assert.throws(
+      () => loadConfig(env),
+      (error: unknown) => error instanceof ConfigError && /DASHBOARD_USER/.test(error.message) && /DASHBOARD_PASSWORD/.test(error.message),
+    );
+  }
+  assert.equal(loadConfig({ DASHBOARD_USER: 'admin', DASHBOARD_PASSWORD: 's3cret' }).DASHBOARD_USER, 'admin');
+  assert.equal(loadConfig({}).DASHBOARD_USER, undefined);
+});
+
 test('.env fills in what the environment does not set', () => {
   const file = join(mkdtempSync(join(tmpdir(), 'rq-env-')), '.env');
   writeFileSync(file, '# comment\nPORT=8100\nLOG_LEVEL=debug\n');

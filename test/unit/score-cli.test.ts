@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadEngine } from '../../worker/engine/index.ts';
@@ -11,10 +13,22 @@ interface CliRun {
   stderr: string;
 }
 
-function runCli(args: string[], stdin: string): Promise<CliRun> {
+interface CliContext {
+  /** Working directory (where `.env` is read); default the repository. */
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Without MODEL_DIR / MAX_SEQ_LENGTH inherited from whoever runs the tests. */
+const { MODEL_DIR: _modelDir, MAX_SEQ_LENGTH: _maxLength, ...cleanEnv } = process.env;
+// Resolved here, so that the CLI also starts in a directory without node_modules.
+const TSX = import.meta.resolve('tsx');
+
+function runCli(args: string[], stdin: string, context: CliContext = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts', 'score.ts'), ...args], {
-      cwd: REPO_ROOT,
+    const child = spawn(process.execPath, ['--import', TSX, path.join(REPO_ROOT, 'scripts', 'score.ts'), ...args], {
+      cwd: context.cwd ?? REPO_ROOT,
+      env: context.env ?? cleanEnv,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -45,7 +59,7 @@ describe('score CLI', () => {
     modelDir = await ensureTestModel('tiny');
   });
 
-  it('round-trips JSONL: scores in order, bad lines reported, processing continues, exit 0', async () => {
+  it('round-trips JSONL: scores in order, bad lines reported, processing continues, exit 3 after every line', async () => {
     const lines = [
       JSON.stringify(REQUESTS[0]),
       '{"query": "broken json"',
@@ -56,7 +70,8 @@ describe('score CLI', () => {
       JSON.stringify(REQUESTS[3]),
     ];
     const run = await runCli(['--model-dir', modelDir], `${lines.join('\n')}\n`);
-    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(run.stderr, /2 of the input lines failed/);
     assert.match(run.stderr, /random weights; its scores are meaningless/);
     const out = run.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as OutputLine);
     assert.equal(out.length, 6, 'one output line per non-blank input line');
@@ -104,11 +119,66 @@ describe('score CLI', () => {
   });
 
   it('exits 2 on bad flags', async () => {
-    for (const args of [[], ['--model-dir', modelDir, '--bogus'], ['--model-dir', modelDir, '--max-length', 'ten']]) {
+    for (const args of [['--model-dir', modelDir, '--bogus'], ['--model-dir', modelDir, '--max-length', 'ten']]) {
       const run = await runCli(args, '');
       assert.equal(run.code, 2, `args ${args.join(' ')}`);
       assert.equal(run.stdout, '');
       assert.match(run.stderr, /Usage:/);
+    }
+  });
+
+  it('takes documents in both of the API\'s forms, strings and {"text"}, with the same scores; exit 0', async () => {
+    const query = 'what causes tides';
+    const texts = ['the moon pulls the sea', 'unrelated text'];
+    const input = [
+      JSON.stringify({ query, documents: texts }),
+      JSON.stringify({ query, documents: texts.map((text) => ({ text })) }),
+      JSON.stringify({ query, documents: [texts[0], { text: texts[1] }] }),
+    ];
+    const run = await runCli(['--model-dir', modelDir], `${input.join('\n')}\n`);
+    assert.equal(run.code, 0, run.stderr);
+    const [plain, objects, mixed] = run.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as OutputLine);
+    assert.equal(plain?.scores?.length, 2);
+    assert.deepEqual(objects, plain);
+    assert.deepEqual(mixed, plain);
+  });
+
+  it('refuses documents the API refuses, with the failing document\'s path', async () => {
+    const bad = [{ text: 7 }, {}, { text: 'a', id: 1 }];
+    const input = bad.map((document) => JSON.stringify({ query: 'q', documents: ['ok', document] }));
+    const run = await runCli(['--model-dir', modelDir], `${input.join('\n')}\n`);
+    assert.equal(run.code, 3);
+    const out = run.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as OutputLine);
+    assert.equal(out.length, 3);
+    for (const line of out) {
+      assert.equal(line.error?.code, 'VALIDATION_FAILED');
+      assert.match(String(line.error?.message), /^\/documents\/1: each document must be a string or an object/);
+    }
+  });
+
+  it('without --model-dir uses MODEL_DIR from the environment, then from .env', async () => {
+    const input = `${JSON.stringify({ query: 'q', documents: ['d'] })}\n`;
+    const expected = await runCli(['--model-dir', modelDir], input);
+    const fromEnv = await runCli([], input, { env: { ...cleanEnv, MODEL_DIR: modelDir } });
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    assert.equal(fromEnv.stdout, expected.stdout);
+
+    const dir = await mkdtemp(path.join(tmpdir(), 'score-cli-'));
+    try {
+      await writeFile(path.join(dir, '.env'), `MODEL_DIR=${modelDir}\n`);
+      const fromDotEnv = await runCli([], input, { cwd: dir });
+      assert.equal(fromDotEnv.code, 0, fromDotEnv.stderr);
+      assert.equal(fromDotEnv.stdout, expected.stdout);
+      await writeFile(path.join(dir, '.env'), 'MODEL_DIR=no-such-model\n');
+      const missing = await runCli([], input, { cwd: dir });
+      assert.equal(missing.code, 1);
+      assert.ok(missing.stderr.includes(path.join(dir, 'no-such-model')), missing.stderr);
+      await writeFile(path.join(dir, '.env'), 'MAX_SEQ_LENGTH=lots\n');
+      const badSetting = await runCli([], input, { cwd: dir });
+      assert.equal(badSetting.code, 2);
+      assert.match(badSetting.stderr, /MAX_SEQ_LENGTH="lots"/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
