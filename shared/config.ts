@@ -104,6 +104,15 @@ export const ConfigSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
     { default: 'info', description: 'pino log level.' },
   ),
+  // Redis Cluster (deployment)
+  REDIS_CLUSTER_NODES: Type.Optional(
+    Type.String({
+      pattern: '^[^\\s,:]+:\\d+(,[^\\s,:]+:\\d+)*$',
+      description:
+        'Redis Cluster seed nodes, host:port,host:port; when set, every connection is a cluster client and ' +
+        'REDIS_URL must be unset. One reachable node is enough: the client discovers the rest.',
+    }),
+  ),
 });
 
 type RawConfig = Static<typeof ConfigSchema>;
@@ -142,6 +151,9 @@ export function loadConfig(env: Env = readEnv()): Config {
     throw new ConfigError(
       `Invalid configuration: MAX_SYNC_WAIT_MS=${config.MAX_SYNC_WAIT_MS} must be >= SYNC_TIMEOUT_MS=${config.SYNC_TIMEOUT_MS}`,
     );
+  }
+  if (config.REDIS_URL !== undefined && config.REDIS_CLUSTER_NODES !== undefined) {
+    throw new ConfigError('Invalid configuration: set REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a cluster), not both');
   }
   return Object.freeze({ ...config, MODEL_NAME: config.MODEL_NAME ?? basename(config.MODEL_DIR) });
 }

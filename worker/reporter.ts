@@ -3,8 +3,8 @@
  * worker that is killed drops out of /metrics by itself; a graceful close removes it at once. Redis being away
  * only costs reports: failures are logged once per outage and the next beat tries again.
  */
-import type { Redis } from 'ioredis';
 import type { Logger } from '../shared/logger.ts';
+import type { RedisClient } from '../shared/queue.ts';
 import { ProcessStatsSampler } from '../shared/process-stats.ts';
 import { publishWorkerReport, removeWorkerReport, reportTtlMs, type WorkerReport } from '../shared/worker-registry.ts';
 import type { WorkerStats } from './stats.ts';
@@ -22,7 +22,7 @@ export interface WorkerIdentity {
 
 export interface ReporterOptions {
   /** A fail-fast connection (the 'producer' role), so a beat during an outage errors instead of queueing. */
-  redis: Redis;
+  redis: RedisClient;
   /** keyPrefix(config): the registry lives under the queue's hash tag. */
   prefix: string;
   intervalMs: number;

@@ -5,7 +5,7 @@
 import { QueueEvents } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../shared/config.ts';
-import { QUEUE_NAME, keyPrefix, redisOptions, redisUrl, type RerankJobResult } from '../../shared/queue.ts';
+import { QUEUE_NAME, keyPrefix, queueEventsConnection, type RerankJobResult } from '../../shared/queue.ts';
 import { JobWaiter } from '../services/job-waiter.ts';
 import fp from 'fastify-plugin';
 import { closeWithin } from './close.ts';
@@ -19,7 +19,7 @@ declare module 'fastify' {
 export const jobWaiterPlugin = fp(
   async (app: FastifyInstance, { config }: { config: Config }) => {
     const events = new QueueEvents<RerankJobResult>(QUEUE_NAME, {
-      connection: { ...redisOptions('blocking'), url: redisUrl(config) },
+      connection: queueEventsConnection(config),
       prefix: keyPrefix(config),
     });
     events.on('error', (error) => app.log.debug({ err: error }, 'queue events error'));

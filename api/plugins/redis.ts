@@ -3,17 +3,16 @@
  * own reads. `withRedis` is how request code touches Redis: while the connection is down it fails at once with
  * REDIS_UNAVAILABLE (503) instead of waiting, and a Redis error never surfaces as a 500.
  */
-import type { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../shared/config.ts';
 import { ServiceError } from '../../shared/errors.ts';
-import { createRedisConnection } from '../../shared/queue.ts';
+import { createRedisConnection, type RedisClient } from '../../shared/queue.ts';
 import fp from 'fastify-plugin';
 import { closeWithin } from './close.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    redis: Redis;
+    redis: RedisClient;
     withRedis<T>(operation: () => Promise<T>): Promise<T>;
   }
 }
@@ -61,7 +60,7 @@ export const redisPlugin = fp(
       await timer;
       redis.off('ready', onReady);
     });
-    app.decorate('redis', redis);
+    app.decorate<RedisClient, 'redis'>('redis', redis);
     app.decorate('withRedis', withRedis);
     app.addHook('onClose', () => {
       closing = true;
