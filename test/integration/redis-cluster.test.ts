@@ -69,6 +69,7 @@ before(async () => {
 });
 
 after(async () => {
+  for (const worker of workers) worker.child.kill('SIGCONT');
   await Promise.all([api?.stop('SIGKILL'), ...workers.map((worker) => worker.stop('SIGKILL'))]);
   await cluster?.stop();
 });
@@ -179,24 +180,38 @@ async function queueMaster(): Promise<number> {
   }
 }
 
-test("the queue's master crashing: 503 REDIS_UNAVAILABLE while it is down, then the service recovers by itself", async () => {
-  const master = await queueMaster();
-  await cluster.killNode(master);
-  const body = { query: 'during the outage', documents: ['a', 'b'] };
-  const refused = await call('/rerank', { body });
-  assert.equal(refused.status, 503, JSON.stringify(refused.body));
-  assert.equal(refused.body.error.code, 'REDIS_UNAVAILABLE');
-  assert.equal((await call('/ready')).body.checks.redis, 'unavailable');
+test("the queue's master crashing: waits and requests answer 503 REDIS_UNAVAILABLE, then the service recovers", async () => {
+  try {
+    // Paused workers leave a job waiting, so that a sync request is still waiting when the master goes.
+    for (const worker of workers) worker.child.kill('SIGSTOP');
+    const started = performance.now();
+    const waiting = call('/rerank', { body: { query: 'waiting through the outage', documents: ['a'] }, headers: { prefer: 'wait=30' } });
+    await pollUntil('the job queued', async () => ((await call('/metrics')).body.queue?.waiting === 1 ? true : undefined));
+    const master = await queueMaster();
+    await cluster.killNode(master);
+    const released = await waiting;
+    assert.equal(released.status, 503, JSON.stringify(released.body));
+    assert.equal(released.body.error.code, 'REDIS_UNAVAILABLE');
+    assert.ok(performance.now() - started < 20_000, 'released when the master went, not at the end of its 30 s wait');
+    const refused = await call('/rerank', { body: { query: 'during the outage', documents: ['a', 'b'] } });
+    assert.equal(refused.status, 503, JSON.stringify(refused.body));
+    assert.equal(refused.body.error.code, 'REDIS_UNAVAILABLE');
+    assert.equal((await call('/ready')).body.checks.redis, 'unavailable');
 
-  // Without persistence the restarted master comes back empty: the workers' next beats re-register them.
-  await cluster.restartNode(master);
-  await pollUntil('/ready 200 with both workers again', async () => {
-    const reply = await call('/ready');
-    return reply.status === 200 && reply.body.checks.workers === WORKERS ? reply : undefined;
-  }, 30_000);
-  const served = await call('/rerank', { body: { ...body, query: 'after the outage' } });
-  assert.equal(served.status, 200, JSON.stringify(served.body));
-  assert.equal(served.body.rankings.length, 2);
+    // Without persistence the restarted master comes back empty: the workers' next beats re-register them.
+    await cluster.restartNode(master);
+    for (const worker of workers) worker.child.kill('SIGCONT');
+    await pollUntil('/ready 200 with both workers again', async () => {
+      const reply = await call('/ready');
+      return reply.status === 200 && reply.body.checks.workers === WORKERS ? reply : undefined;
+    }, 30_000);
+    const served = await call('/rerank', { body: { query: 'after the outage', documents: ['a', 'b'] } });
+    assert.equal(served.status, 200, JSON.stringify(served.body));
+    assert.equal(served.body.rankings.length, 2);
+  } finally {
+    // Never leave them paused for the next tests, whatever failed above.
+    for (const worker of workers) worker.child.kill('SIGCONT');
+  }
 });
 
 test('workers and API stop cleanly on SIGTERM, and the workers leave the registry', async () => {
