@@ -49,6 +49,8 @@ export const jobWaiterPlugin = fp(
 function watchQueueMaster(app: FastifyInstance, cluster: Cluster, config: Config, waiter: JobWaiter): void {
   const probeKey = `${keyPrefix(config)}:${QUEUE_NAME}:meta`;
   cluster.on('-node', () => {
+    // Not ready: requests are refused anyway and 'close' has released the waits. No waits: nothing to release.
+    if (cluster.status !== 'ready' || waiter.size === 0) return;
     cluster.exists(probeKey).catch((error: unknown) => {
       app.log.warn({ err: error }, "redis cluster: the queue's master does not answer");
       waiter.releaseAll({ status: 'unavailable' });

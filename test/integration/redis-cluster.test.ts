@@ -199,7 +199,7 @@ test("the queue's master crashing: waits and requests answer 503 REDIS_UNAVAILAB
     assert.equal((await call('/ready')).body.checks.redis, 'unavailable');
 
     // Without persistence the restarted master comes back empty: the workers' next beats re-register them.
-    await cluster.restartNode(master);
+    await cluster.restartNodes(master);
     for (const worker of workers) worker.child.kill('SIGCONT');
     await pollUntil('/ready 200 with both workers again', async () => {
       const reply = await call('/ready');

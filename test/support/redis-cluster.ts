@@ -119,9 +119,9 @@ export class RedisCluster {
     await exited;
   }
 
-  /** Starts a killed master again from its node file; resolves once the cluster is whole again. */
-  async restartNode(port: number): Promise<void> {
-    this.servers[this.ports.indexOf(port)] = startServer(this.dir, port);
+  /** Starts killed masters again from their node files; resolves once the cluster is whole again. */
+  async restartNodes(...ports: number[]): Promise<void> {
+    for (const port of ports) this.servers[this.ports.indexOf(port)] = startServer(this.dir, port);
     for (const node of this.ports) {
       await pollUntil(`cluster_state:ok on ${node}`, async () => ((await this.info(node)).includes('cluster_state:ok') ? true : undefined), 30_000);
     }
