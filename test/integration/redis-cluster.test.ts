@@ -1,7 +1,8 @@
 /**
  * The service unchanged on a 3-master Redis Cluster started here (REDIS_CLUSTER_NODES instead of REDIS_URL): real
- * API and worker processes, jobs sync and async, the dashboard, /ready and /metrics, the worker healthcheck, the
- * start-up probe, clean stops; and every key the service wrote lives in the one slot of its braced prefix.
+ * processes (`npm start`'s supervisor with its API and worker, seeded with one node only, plus a second worker),
+ * jobs sync and async, the dashboard, /ready and /metrics, the worker healthcheck, the start-up probe, the queue's
+ * master crashing, clean stops; and every key the service wrote lives in the one slot of its braced prefix.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -22,8 +23,11 @@ const AUTH = `Basic ${btoa('admin:s3cret')}`;
 const WORKERS = 2;
 
 let cluster: RedisCluster;
-let api: ServiceProcess;
-const workers: ServiceProcess[] = [];
+/** scripts/start.ts: the supervisor, its API and its worker, all logging through its stdout. */
+let service: ServiceProcess;
+let extraWorker: ServiceProcess;
+/** The two worker processes, to pause and resume them. */
+let workerPids: number[];
 let base: string;
 
 const env = (nodes: string) => ({
@@ -54,25 +58,35 @@ async function call(path: string, init: { body?: unknown; headers?: Record<strin
 before(async () => {
   const modelDir = await ensureTestModel('tiny');
   cluster = await RedisCluster.start(3);
-  // The API is given one seed node only: the client discovers the other masters itself.
+  // npm start's service is given one seed node only: the client discovers the other masters itself.
   const firstNode = cluster.nodes.split(',')[0]!;
-  api = spawnService({
-    entry: 'api/main.ts',
-    env: { ...env(firstNode), PORT: '0', DASHBOARD_USER: 'admin', DASHBOARD_PASSWORD: 's3cret' },
+  service = spawnService({
+    entry: 'scripts/start.ts',
+    env: { ...env(firstNode), MODEL_DIR: modelDir, PORT: '0', DASHBOARD_USER: 'admin', DASHBOARD_PASSWORD: 's3cret' },
   });
-  for (let index = 0; index < WORKERS; index++) {
-    workers.push(spawnService({ entry: 'worker/main.ts', env: { ...env(cluster.nodes), MODEL_DIR: modelDir } }));
-  }
-  const listening = await api.waitForLine((line) => line.msg === 'api listening');
+  extraWorker = spawnService({ entry: 'worker/main.ts', env: { ...env(cluster.nodes), MODEL_DIR: modelDir } });
+  const listening = await service.waitForLine((line) => line.msg === 'api listening');
   base = `http://127.0.0.1:${String(listening.port)}`;
-  await Promise.all(workers.map((worker) => worker.waitForLine((line) => line.msg === 'worker ready', 60_000)));
+  const ready = await Promise.all(
+    [service, extraWorker].map((process) => process.waitForLine((line) => line.msg === 'worker ready', 60_000)),
+  );
+  workerPids = ready.map((line) => Number(line.pid));
 });
 
 after(async () => {
-  for (const worker of workers) worker.child.kill('SIGCONT');
-  await Promise.all([api?.stop('SIGKILL'), ...workers.map((worker) => worker.stop('SIGKILL'))]);
+  for (const pid of workerPids ?? []) signal(pid, 'SIGCONT');
+  await Promise.all([service?.stop('SIGTERM'), extraWorker?.stop('SIGKILL')]);
   await cluster?.stop();
 });
+
+/** kill(2) that ignores a process already gone. */
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // exited already
+  }
+}
 
 test('the cluster has 3 masters, and /ready counts both workers through it', async () => {
   for (const port of cluster.ports) assert.match(await cluster.info(port), /cluster_size:3/);
@@ -183,7 +197,7 @@ async function queueMaster(): Promise<number> {
 test("the queue's master crashing: waits and requests answer 503 REDIS_UNAVAILABLE, then the service recovers", async () => {
   try {
     // Paused workers leave a job waiting, so that a sync request is still waiting when the master goes.
-    for (const worker of workers) worker.child.kill('SIGSTOP');
+    for (const pid of workerPids) signal(pid, 'SIGSTOP');
     const started = performance.now();
     const waiting = call('/rerank', { body: { query: 'waiting through the outage', documents: ['a'] }, headers: { prefer: 'wait=30' } });
     await pollUntil('the job queued', async () => ((await call('/metrics')).body.queue?.waiting === 1 ? true : undefined));
@@ -200,7 +214,7 @@ test("the queue's master crashing: waits and requests answer 503 REDIS_UNAVAILAB
 
     // Without persistence the restarted master comes back empty: the workers' next beats re-register them.
     await cluster.restartNodes(master);
-    for (const worker of workers) worker.child.kill('SIGCONT');
+    for (const pid of workerPids) signal(pid, 'SIGCONT');
     await pollUntil('/ready 200 with both workers again', async () => {
       const reply = await call('/ready');
       return reply.status === 200 && reply.body.checks.workers === WORKERS ? reply : undefined;
@@ -210,34 +224,24 @@ test("the queue's master crashing: waits and requests answer 503 REDIS_UNAVAILAB
     assert.equal(served.body.rankings.length, 2);
   } finally {
     // Never leave them paused for the next tests, whatever failed above.
-    for (const worker of workers) worker.child.kill('SIGCONT');
+    for (const pid of workerPids) signal(pid, 'SIGCONT');
   }
 });
 
-test('workers and API stop cleanly on SIGTERM, and the workers leave the registry', async () => {
-  const codes = await Promise.all(workers.map((worker) => worker.stop('SIGTERM')));
-  assert.deepEqual(codes, workers.map(() => 0));
-  const ready = await pollUntil('/ready without workers', async () => {
+test('SIGTERM stops the extra worker and npm start (API and worker) cleanly, and the workers leave the registry', async () => {
+  assert.equal(await extraWorker.stop('SIGTERM'), 0);
+  const ready = await pollUntil('/ready with one worker', async () => {
     const reply = await call('/ready');
-    return reply.status === 503 ? reply : undefined;
+    return reply.body.checks?.workers === 1 ? reply : undefined;
   });
-  assert.deepEqual(ready.body.checks, { redis: 'ok', workers: 0 });
-  assert.equal(await api.stop('SIGTERM'), 0);
-});
-
-test('npm start runs the service on the cluster: children get REDIS_CLUSTER_NODES, not a REDIS_URL beside it', async () => {
-  const service = spawnService({
-    entry: 'scripts/start.ts',
-    env: { ...env(cluster.nodes), MODEL_DIR: await ensureTestModel('tiny'), PORT: '0' },
-  });
-  workers.push(service); // killed by after() if this test fails half-way
+  assert.equal(ready.status, 200);
+  assert.equal(await service.stop('SIGTERM'), 0);
+  const stopped = service.lines.filter((line) => ['worker stopped', 'api closed'].includes(String(line.msg)));
+  assert.equal(stopped.length, 2, 'both children closed gracefully');
+  const master = new Redis({ port: await queueMaster() });
   try {
-    const listening = await service.waitForLine((line) => line.msg === 'api listening');
-    await service.waitForLine((line) => line.msg === 'worker ready', 60_000);
-    base = `http://127.0.0.1:${String(listening.port)}`;
-    const reply = await call('/rerank', { body: { query: 'through npm start', documents: ['a', 'b', 'c'] } });
-    assert.equal(reply.status, 200, JSON.stringify(reply.body));
+    assert.equal(await master.zcard(`{${QUEUE_PREFIX}}:workers`), 0);
   } finally {
-    assert.equal(await service.stop('SIGTERM'), 0);
+    master.disconnect();
   }
 });
