@@ -104,7 +104,15 @@ export const ConfigSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
     { default: 'info', description: 'pino log level.' },
   ),
-  // Redis Cluster (deployment)
+  // Deployment: container healthcheck and Redis Cluster
+  WORKER_HEALTH_FILE: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'File the worker rewrites after each report it publishes; the worker image sets it and its HEALTHCHECK ' +
+        'checks the file is younger than 3 heartbeats. Unset: no file.',
+    }),
+  ),
   REDIS_CLUSTER_NODES: Type.Optional(
     Type.String({
       pattern: '^[^\\s,:]+:\\d+(,[^\\s,:]+:\\d+)*$',

@@ -7,6 +7,7 @@ import type { Logger } from '../shared/logger.ts';
 import type { RedisClient } from '../shared/queue.ts';
 import { ProcessStatsSampler } from '../shared/process-stats.ts';
 import { publishWorkerReport, removeWorkerReport, reportTtlMs, type WorkerReport } from '../shared/worker-registry.ts';
+import type { HealthFile } from './health-file.ts';
 import type { WorkerStats } from './stats.ts';
 
 /** Who this worker is; fixed for its lifetime. */
@@ -29,6 +30,8 @@ export interface ReporterOptions {
   identity: WorkerIdentity;
   stats: WorkerStats;
   logger: Logger;
+  /** Touched after each published report (WORKER_HEALTH_FILE), for the container's HEALTHCHECK. */
+  healthFile?: HealthFile;
 }
 
 export class WorkerReporter {
@@ -42,7 +45,8 @@ export class WorkerReporter {
 
   /** Publishes the first report (so the worker is listed before it says it is ready), then one per beat. */
   async start(): Promise<void> {
-    const { redis } = this.options;
+    const { redis, healthFile } = this.options;
+    await healthFile?.remove();
     // The connection is fail-fast: a beat sent before it is up would only log a spurious failure.
     if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
     if (!this.closing) await this.beat();
@@ -80,6 +84,7 @@ export class WorkerReporter {
     } catch (error) {
       logger.warn({ err: error }, 'worker report not removed; it expires by itself');
     }
+    await this.options.healthFile?.remove();
   }
 
   private beat(): Promise<void> {
@@ -93,9 +98,11 @@ export class WorkerReporter {
   }
 
   private async publish(): Promise<void> {
-    const { redis, prefix, intervalMs, logger } = this.options;
+    const { redis, prefix, intervalMs, logger, healthFile } = this.options;
     try {
-      await publishWorkerReport(redis, prefix, this.report(), reportTtlMs(intervalMs));
+      const report = this.report();
+      await publishWorkerReport(redis, prefix, report, reportTtlMs(intervalMs));
+      await healthFile?.touch(report.reported_at);
       if (this.failing) logger.info('worker report published again');
       this.failing = false;
     } catch (error) {

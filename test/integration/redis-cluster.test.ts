@@ -1,12 +1,10 @@
 /**
  * The service unchanged on a 3-master Redis Cluster started here (REDIS_CLUSTER_NODES instead of REDIS_URL): real
  * processes (`npm start`'s supervisor with its API and worker, seeded with one node only, plus a second worker),
- * jobs sync and async, the dashboard, /ready and /metrics, the worker healthcheck, the start-up probe, the queue's
+ * jobs sync and async, the dashboard, /ready and /metrics, the start-up probe, the queue's
  * master crashing, clean stops; and every key the service wrote lives in the one slot of its braced prefix.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -16,7 +14,7 @@ import { createLogger } from '../../shared/logger.ts';
 import { ensureTestModel } from '../support/models.ts';
 import { pollUntil } from '../support/poll.ts';
 import { RedisCluster } from '../support/redis-cluster.ts';
-import { REPO_ROOT, spawnService, type ServiceProcess } from '../support/processes.ts';
+import { spawnService, type ServiceProcess } from '../support/processes.ts';
 
 const QUEUE_PREFIX = `test-cluster-${randomUUID().slice(0, 8)}`;
 const AUTH = `Basic ${btoa('admin:s3cret')}`;
@@ -153,19 +151,6 @@ test("every key the service wrote is in its braced prefix's one slot, on one mas
   } finally {
     for (const client of clients) client.disconnect();
   }
-});
-
-test("the worker image's healthcheck finds this host's worker through the cluster", async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/worker-healthcheck.ts'], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env(cluster.nodes) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const [code] = await once(child, 'exit');
-  assert.equal(code, 0, output);
-  assert.match(output, /^healthy: /);
 });
 
 test("npm start's Redis probe accepts a live cluster and names REDIS_CLUSTER_NODES when it does not answer", async () => {

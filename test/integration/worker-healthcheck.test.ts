@@ -1,82 +1,94 @@
 /**
- * The worker image's HEALTHCHECK script against a real worker process on the shared Redis: healthy while this
- * host's worker beats, unhealthy once it has stopped, for a report whose process is gone, and without Redis.
+ * The worker image's HEALTHCHECK command, taken from Dockerfile.worker and run as Docker would, against a real
+ * worker process with WORKER_HEALTH_FILE set: healthy once the worker reports, unhealthy while Redis is away (no
+ * report is published, so the file ages), healthy again when Redis is back, unhealthy once the worker has stopped.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Redis } from 'ioredis';
-import { freePort } from '../../scripts/lib/free-port.ts';
-import { publishWorkerReport, type WorkerReport } from '../../shared/worker-registry.ts';
+import { execForm, instructions, parseDockerfile } from '../support/dockerfile.ts';
 import { ensureTestModel } from '../support/models.ts';
-import { deleteKeysWithPrefix } from '../support/private-redis.ts';
+import { pollUntil } from '../support/poll.ts';
+import { PrivateRedis } from '../support/private-redis.ts';
 import { REPO_ROOT, spawnService, type ServiceProcess } from '../support/processes.ts';
 
-const REDIS_URL = 'redis://127.0.0.1:6379';
-const QUEUE_PREFIX = `test-healthcheck-${process.pid}`;
-const HEARTBEAT_MS = 500;
+const HEARTBEAT_MS = 300;
+const stages = parseDockerfile(readFileSync(join(REPO_ROOT, 'Dockerfile.worker'), 'utf8'));
+const command = execForm(instructions(stages.at(-1)!, 'HEALTHCHECK')[0]!.args)!;
 
+let dir: string;
+let healthFile: string;
+let redis: PrivateRedis;
 let worker: ServiceProcess | undefined;
 
-async function healthcheck(env: Record<string, string>): Promise<{ code: number; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/worker-healthcheck.ts'], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', QUEUE_PREFIX, WORKER_HEARTBEAT_MS: String(HEARTBEAT_MS), ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+/** Runs the HEALTHCHECK command with the container's relevant environment. */
+async function probe(): Promise<{ code: number; output: string }> {
+  const env = { WORKER_HEALTH_FILE: healthFile, WORKER_HEARTBEAT_MS: String(HEARTBEAT_MS) };
+  const child = spawn(process.execPath, command.slice(1), { env, stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const [code] = await once(child, 'exit');
   return { code: code as number, output };
 }
 
+const probeUntil = (what: string, code: number) =>
+  pollUntil(what, async () => {
+    const result = await probe();
+    return result.code === code ? result : undefined;
+  });
+
 before(async () => {
-  await deleteKeysWithPrefix(REDIS_URL, QUEUE_PREFIX);
+  dir = await mkdtemp(join(tmpdir(), 'worker-health-'));
+  healthFile = join(dir, 'health');
+  redis = await PrivateRedis.start();
 });
 
 after(async () => {
   await worker?.stop('SIGKILL');
-  await deleteKeysWithPrefix(REDIS_URL, QUEUE_PREFIX);
+  await redis?.stop();
+  await rm(dir, { recursive: true, force: true });
 });
 
-test('healthy while the worker on this host reports, unhealthy once it has stopped', async () => {
-  const modelDir = await ensureTestModel('tiny');
+test('the probe passes on a fresh file and fails, saying why, on an old or missing one', async () => {
+  await writeFile(healthFile, 'now\n');
+  assert.equal((await probe()).code, 0);
+  const old = new Date(Date.now() - 10 * HEARTBEAT_MS);
+  await utimes(healthFile, old, old);
+  const stale = await probe();
+  assert.equal(stale.code, 1);
+  assert.match(stale.output, /^last report published \d+ ms ago/);
+  await rm(healthFile);
+  const missing = await probe();
+  assert.equal(missing.code, 1);
+  assert.match(missing.output, /^no report published yet/);
+});
+
+test('healthy while the worker reports, unhealthy while Redis is away, healthy again, unhealthy once stopped', async () => {
+  await writeFile(healthFile, 'left by a previous run\n');
   worker = spawnService({
     entry: 'worker/main.ts',
-    env: { REDIS_URL, QUEUE_PREFIX, MODEL_DIR: modelDir, INTRA_OP_THREADS: '1', WORKER_HEARTBEAT_MS: String(HEARTBEAT_MS) },
+    env: {
+      REDIS_URL: redis.url,
+      MODEL_DIR: await ensureTestModel('tiny'),
+      INTRA_OP_THREADS: '1',
+      WORKER_HEARTBEAT_MS: String(HEARTBEAT_MS),
+      WORKER_HEALTH_FILE: healthFile,
+    },
   });
   await worker.waitForLine((line) => line.msg === 'worker ready');
-  const healthy = await healthcheck({ REDIS_URL });
-  assert.equal(healthy.code, 0, healthy.output);
-  assert.match(healthy.output, new RegExp(`^healthy: ${hostname()}-${worker.child.pid} reported \\d+ ms ago`));
+  assert.equal((await probe()).code, 0);
+  assert.notEqual(readFileSync(healthFile, 'utf8'), 'left by a previous run\n', 'rewritten by this worker');
+
+  await redis.stop();
+  await probeUntil('unhealthy without Redis', 1);
+  await redis.start();
+  await probeUntil('healthy again with Redis', 0);
 
   assert.equal(await worker.stop('SIGTERM'), 0);
-  const stopped = await healthcheck({ REDIS_URL });
-  assert.equal(stopped.code, 1);
-  assert.match(stopped.output, /^unhealthy: no live worker report from /);
-});
-
-test('a live report of a process that no longer exists on this host is not healthy', async () => {
-  const gone = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
-  await once(gone, 'exit');
-  const redis = new Redis(REDIS_URL);
-  try {
-    const now = new Date().toISOString();
-    const report = { worker_id: `${hostname()}-${gone.pid}`, hostname: hostname(), pid: gone.pid, reported_at: now };
-    await publishWorkerReport(redis, `{${QUEUE_PREFIX}}`, report as WorkerReport, 10_000);
-  } finally {
-    redis.disconnect();
-  }
-  // A long heartbeat, so that the report is still live however slowly the script starts.
-  const result = await healthcheck({ REDIS_URL, WORKER_HEARTBEAT_MS: '10000' });
-  assert.equal(result.code, 1);
-  assert.match(result.output, /no live worker report .*\(1 live reports in all\)/);
-});
-
-test('unhealthy, with the reason, when Redis does not answer', async () => {
-  const result = await healthcheck({ REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
-  assert.equal(result.code, 1);
-  assert.match(result.output, /^unhealthy: Redis did not answer/);
+  assert.match((await probe()).output, /^no report published yet/, 'a stopped worker removes its file');
 });
