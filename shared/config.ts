@@ -161,6 +161,23 @@ export const ConfigSchema = Type.Object({
     maximum: 60_000,
     description: 'Time one webhook attempt may take, connection to response headers.',
   }),
+  // Deployment: container healthcheck and Redis Cluster
+  WORKER_HEALTH_FILE: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'File the worker rewrites after each report it publishes; the worker image sets it and its HEALTHCHECK ' +
+        'checks the file is younger than 3 heartbeats. Unset: no file.',
+    }),
+  ),
+  REDIS_CLUSTER_NODES: Type.Optional(
+    Type.String({
+      pattern: '^[^\\s,:]+:\\d+(,[^\\s,:]+:\\d+)*$',
+      description:
+        'Redis Cluster seed nodes, host:port,host:port; when set, every connection is a cluster client and ' +
+        'REDIS_URL must be unset. One reachable node is enough: the client discovers the rest.',
+    }),
+  ),
 });
 
 type RawConfig = Static<typeof ConfigSchema>;
@@ -199,6 +216,9 @@ export function loadConfig(env: Env = readEnv()): Config {
     throw new ConfigError(
       `Invalid configuration: MAX_SYNC_WAIT_MS=${config.MAX_SYNC_WAIT_MS} must be >= SYNC_TIMEOUT_MS=${config.SYNC_TIMEOUT_MS}`,
     );
+  }
+  if (config.REDIS_URL !== undefined && config.REDIS_CLUSTER_NODES !== undefined) {
+    throw new ConfigError('Invalid configuration: set REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a cluster), not both');
   }
   // Dashboard: half a pair of credentials would silently leave /admin/queues unmounted.
   if ((config.DASHBOARD_USER === undefined) !== (config.DASHBOARD_PASSWORD === undefined)) {

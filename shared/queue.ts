@@ -2,8 +2,8 @@
  * Queue wiring both processes share: names, job payload and result types, key prefix, job options and
  * Redis connection factories. Neither the API nor the worker builds these on its own.
  */
-import { Redis, type RedisOptions } from 'ioredis';
-import type { DefaultJobOptions } from 'bullmq';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { ConnectionOptions, DefaultJobOptions } from 'bullmq';
 import type { Config } from './config.ts';
 import { ERRORS, isErrorCode, type ErrorCode } from './errors.ts';
 
@@ -68,8 +68,44 @@ export function redisOptions(role: ConnectionRole): RedisOptions & { retryStrate
   return { ...options, lazyConnect: false, retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000) };
 }
 
-export function createRedisConnection(config: Pick<Config, 'REDIS_URL'>, role: ConnectionRole): Redis {
+/** A connection to one Redis or to a Redis Cluster: everything that talks to Redis accepts either. */
+export type RedisClient = Redis | Cluster;
+
+type RedisSettings = Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>;
+
+export function createRedisConnection(config: RedisSettings, role: ConnectionRole): RedisClient {
+  const nodes = clusterNodes(config);
+  if (nodes) return new Cluster(nodes, clusterOptions(role));
   return new Redis(redisUrl(config), redisOptions(role));
+}
+
+// Redis Cluster (deployment)
+
+/** REDIS_CLUSTER_NODES as ioredis seed nodes; undefined for a single Redis. */
+export function clusterNodes(config: Pick<Config, 'REDIS_CLUSTER_NODES'>): { host: string; port: number }[] | undefined {
+  return config.REDIS_CLUSTER_NODES?.split(',').map((node) => {
+    const colon = node.lastIndexOf(':');
+    return { host: node.slice(0, colon), port: Number(node.slice(colon + 1)) };
+  });
+}
+
+/**
+ * The same roles on a cluster. ioredis takes retries and the offline queue at the cluster level and the rest per
+ * node; a blocking client must have maxRetriesPerRequest null in its redisOptions, which is where BullMQ checks it.
+ */
+export function clusterOptions(role: ConnectionRole): ClusterOptions {
+  const { retryStrategy, enableOfflineQueue, lazyConnect, ...perNode } = redisOptions(role);
+  return { redisOptions: perNode, clusterRetryStrategy: retryStrategy, enableOfflineQueue, lazyConnect };
+}
+
+/**
+ * What QueueEvents is given: options for a single Redis (BullMQ opens and closes its own client, as before); a
+ * cluster client for a cluster, since BullMQ builds only single-node clients from options. QueueEvents.close()
+ * disconnects the client it was given either way.
+ */
+export function queueEventsConnection(config: RedisSettings): ConnectionOptions {
+  if (config.REDIS_CLUSTER_NODES === undefined) return { ...redisOptions('blocking'), url: redisUrl(config) };
+  return createRedisConnection(config, 'blocking');
 }
 
 /** Retention and retry policy for every rerank job. */

@@ -13,7 +13,7 @@
  * - The outcome (pending -> delivered | failed, attempts, last status/error) is readable at once with
  *   readWebhookOutcome(redis, keyPrefix(config), jobId), for GET /jobs/:id to report as `webhook`.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './queue.ts';
 import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
 import type { Config } from './config.ts';
 import { eventStreamOptions, keyPrefix } from './queue.ts';
@@ -78,7 +78,7 @@ const webhookJobId = (jobId: string) => `webhook-${jobId.replaceAll(':', '-')}`;
 
 export interface WebhookTarget {
   queue: WebhookQueue;
-  redis: Redis;
+  redis: RedisClient;
   config: WebhookConfig;
 }
 
@@ -100,7 +100,7 @@ export type WebhookOutcomeUpdate = Pick<WebhookOutcome, 'state' | 'attempts'> &
   Partial<Pick<WebhookOutcome, 'last_status' | 'last_error' | 'delivered_at'>>;
 
 export async function recordWebhookOutcome(
-  redis: Redis,
+  redis: RedisClient,
   config: Pick<Config, 'QUEUE_PREFIX' | 'RETAIN_FAILED_SECONDS'>,
   jobId: string,
   update: WebhookOutcomeUpdate,
@@ -116,7 +116,7 @@ export async function recordWebhookOutcome(
 
 /** The webhook outcome of a job, or undefined when it has no callback_url (or the outcome expired). */
 export async function readWebhookOutcome(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   jobId: string,
 ): Promise<WebhookOutcome | undefined> {

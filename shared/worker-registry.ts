@@ -2,7 +2,7 @@
  * Workers publish their own metrics to Redis; the API lists them. Each report is a key with an expiry, indexed
  * in a sorted set by report time, so a dead worker drops out by itself. All keys share the queue's hash tag.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './queue.ts';
 import type { ProcessStats } from './process-stats.ts';
 
 /**
@@ -57,7 +57,7 @@ const indexKey = (prefix: string) => `${prefix}:workers`;
 const reportKey = (prefix: string, workerId: string) => `${prefix}:workers:${workerId}`;
 
 export async function publishWorkerReport(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   report: WorkerReport,
   ttlMs: number,
@@ -69,12 +69,12 @@ export async function publishWorkerReport(
     .exec();
 }
 
-export async function removeWorkerReport(redis: Redis, prefix: string, workerId: string): Promise<void> {
+export async function removeWorkerReport(redis: RedisClient, prefix: string, workerId: string): Promise<void> {
   await redis.multi().del(reportKey(prefix, workerId)).zrem(indexKey(prefix), workerId).exec();
 }
 
 /** Live workers: those whose report has not expired. Stale index entries are pruned on the way. */
-export async function listWorkerReports(redis: Redis, prefix: string, maxAgeMs: number): Promise<WorkerReport[]> {
+export async function listWorkerReports(redis: RedisClient, prefix: string, maxAgeMs: number): Promise<WorkerReport[]> {
   const oldest = Date.now() - maxAgeMs;
   const replies = await redis
     .multi()

@@ -18,6 +18,7 @@ import {
   type RerankJobResult,
 } from '../shared/queue.ts';
 import { EngineError, loadEngine, type RerankEngine } from './engine/index.ts';
+import { HealthFile } from './health-file.ts';
 import { MODEL_FIX_HINT } from './model-hint.ts';
 import { createProcessor } from './processor.ts';
 import { withPublicFailures } from './public-failure.ts';
@@ -97,6 +98,7 @@ async function main(): Promise<number> {
     },
     stats,
     logger,
+    healthFile: config.WORKER_HEALTH_FILE === undefined ? undefined : new HealthFile(config.WORKER_HEALTH_FILE, logger),
   });
 
   const close = closeInSteps(

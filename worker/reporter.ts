@@ -3,8 +3,8 @@
  * worker that is killed drops out of /metrics by itself; a graceful close removes it at once. Redis being away
  * only costs reports: failures are logged once per outage and the next beat tries again.
  */
-import type { Redis } from 'ioredis';
 import type { Logger } from '../shared/logger.ts';
+import type { RedisClient } from '../shared/queue.ts';
 import { ProcessStatsSampler } from '../shared/process-stats.ts';
 import {
   publishWorkerReport,
@@ -13,6 +13,7 @@ import {
   type WorkerReport,
   type WorkerState,
 } from '../shared/worker-registry.ts';
+import type { HealthFile } from './health-file.ts';
 import type { WorkerStats } from './stats.ts';
 
 /** Who this worker is; fixed for its lifetime. */
@@ -28,13 +29,15 @@ export interface WorkerIdentity {
 
 export interface ReporterOptions {
   /** A fail-fast connection (the 'producer' role), so a beat during an outage errors instead of queueing. */
-  redis: Redis;
+  redis: RedisClient;
   /** keyPrefix(config): the registry lives under the queue's hash tag. */
   prefix: string;
   intervalMs: number;
   identity: WorkerIdentity;
   stats: WorkerStats;
   logger: Logger;
+  /** Touched after each published report (WORKER_HEALTH_FILE), for the container's HEALTHCHECK. */
+  healthFile?: HealthFile;
 }
 
 function cpuSecondsTotal(): number {
@@ -69,7 +72,8 @@ export class WorkerReporter {
 
   /** Publishes the first report (so the worker is listed before it says it is ready), then one per beat. */
   async start(): Promise<void> {
-    const { redis } = this.options;
+    const { redis, healthFile } = this.options;
+    await healthFile?.remove();
     // The connection is fail-fast: a beat sent before it is up would only log a spurious failure.
     if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
     if (this.closing) return;
@@ -113,6 +117,7 @@ export class WorkerReporter {
     } catch (error) {
       logger.warn({ err: error }, 'worker report not removed; it expires by itself');
     }
+    await this.options.healthFile?.remove();
   }
 
   private beat(): Promise<void> {
@@ -126,9 +131,11 @@ export class WorkerReporter {
   }
 
   private async publish(): Promise<void> {
-    const { redis, prefix, intervalMs, logger } = this.options;
+    const { redis, prefix, intervalMs, logger, healthFile } = this.options;
     try {
-      await publishWorkerReport(redis, prefix, this.report(), reportTtlMs(intervalMs));
+      const report = this.report();
+      await publishWorkerReport(redis, prefix, report, reportTtlMs(intervalMs));
+      await healthFile?.touch(report.reported_at);
       if (this.failing) logger.info('worker report published again');
       this.failing = false;
     } catch (error) {

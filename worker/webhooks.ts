@@ -5,7 +5,7 @@
  * The allow list is checked again before every attempt: a host that is not allowed is never called.
  */
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/queue.ts';
 import type { Config } from '../shared/config.ts';
 import { formatFailure, createRedisConnection, keyPrefix } from '../shared/queue.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -32,7 +32,7 @@ export function webhookBody(data: WebhookJobData): string {
 
 type DeliverableJob = Pick<Job<WebhookJobData>, 'data' | 'attemptsMade' | 'opts'>;
 
-export function createWebhookProcessor(config: Config, redis: Redis) {
+export function createWebhookProcessor(config: Config, redis: RedisClient) {
   const record = (job: DeliverableJob, update: WebhookOutcomeUpdate) =>
     recordWebhookOutcome(redis, config, job.data.jobId, update);
 

@@ -3,9 +3,10 @@
  * pending waits are released as timeouts so their requests answer 202 instead of holding shutdown up.
  */
 import { QueueEvents } from 'bullmq';
+import { Cluster } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../shared/config.ts';
-import { QUEUE_NAME, keyPrefix, redisOptions, redisUrl, type RerankJobResult } from '../../shared/queue.ts';
+import { QUEUE_NAME, keyPrefix, queueEventsConnection, type RerankJobResult } from '../../shared/queue.ts';
 import { JobWaiter } from '../services/job-waiter.ts';
 import fp from 'fastify-plugin';
 import { closeWithin } from './close.ts';
@@ -19,13 +20,14 @@ declare module 'fastify' {
 export const jobWaiterPlugin = fp(
   async (app: FastifyInstance, { config }: { config: Config }) => {
     const events = new QueueEvents<RerankJobResult>(QUEUE_NAME, {
-      connection: { ...redisOptions('blocking'), url: redisUrl(config) },
+      connection: queueEventsConnection(config),
       prefix: keyPrefix(config),
     });
     events.on('error', (error) => app.log.debug({ err: error }, 'queue events error'));
     const waiter = new JobWaiter(events);
     // Completion events may be missed while Redis is away: tell waiting clients now rather than at their timeout.
     app.redis.on('close', () => waiter.releaseAll({ status: 'unavailable' }));
+    if (app.redis instanceof Cluster) watchQueueMaster(app, app.redis, config, waiter);
     app.decorate('jobWaiter', waiter);
     app.addHook('preClose', async () => waiter.releaseAll({ status: 'timeout' }));
     // While Redis is away BullMQ's close waits for an 'end' its stopped client never emits; nothing is left
@@ -36,3 +38,22 @@ export const jobWaiterPlugin = fp(
   },
   { name: 'job-waiter', dependencies: ['redis'] },
 );
+
+// Redis Cluster (deployment)
+
+/**
+ * On a cluster, losing a node does not close the client, so the 'close' above never comes. When any node drops
+ * out, ask the master of the queue's slot (a read of a key under the prefix): if it does not answer, release the
+ * waits as a lost connection does; if another shard went, nothing happens.
+ */
+function watchQueueMaster(app: FastifyInstance, cluster: Cluster, config: Config, waiter: JobWaiter): void {
+  const probeKey = `${keyPrefix(config)}:${QUEUE_NAME}:meta`;
+  cluster.on('-node', () => {
+    // Not ready: requests are refused anyway and 'close' has released the waits. No waits: nothing to release.
+    if (cluster.status !== 'ready' || waiter.size === 0) return;
+    cluster.exists(probeKey).catch((error: unknown) => {
+      app.log.warn({ err: error }, "redis cluster: the queue's master does not answer");
+      waiter.releaseAll({ status: 'unavailable' });
+    });
+  });
+}

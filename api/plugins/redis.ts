@@ -3,17 +3,16 @@
  * own reads. `withRedis` is how request code touches Redis: while the connection is down it fails at once with
  * REDIS_UNAVAILABLE (503) instead of waiting, and a Redis error never surfaces as a 500.
  */
-import type { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../shared/config.ts';
 import { ServiceError } from '../../shared/errors.ts';
-import { createRedisConnection } from '../../shared/queue.ts';
+import { createRedisConnection, redisUrl, type RedisClient } from '../../shared/queue.ts';
 import fp from 'fastify-plugin';
 import { closeWithin } from './close.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    redis: Redis;
+    redis: RedisClient;
     withRedis<T>(operation: () => Promise<T>): Promise<T>;
   }
 }
@@ -23,7 +22,8 @@ const STARTUP_WAIT_MS = 2_000;
 export const redisPlugin = fp(
   async (app: FastifyInstance, { config }: { config: Config }) => {
     const redis = createRedisConnection(config, 'producer');
-    const address = `${redis.options.host ?? ''}:${redis.options.port ?? ''}`;
+    // Where we connect, for the logs (never the password of a redis://user:pass@host URL).
+    const address = config.REDIS_CLUSTER_NODES ?? redisUrl(config).replace(/\/\/[^@/]*@/, '//');
     let up = false;
     let closing = false;
     // Log transitions, not every failed reconnect attempt: one warning when Redis is unreachable (at start-up or
@@ -71,7 +71,7 @@ export const redisPlugin = fp(
       redis.off('ready', onReady);
       if (!up) reportDown('redis unreachable; requests that need it answer 503 until it is back');
     });
-    app.decorate('redis', redis);
+    app.decorate<RedisClient, 'redis'>('redis', redis);
     app.decorate('withRedis', withRedis);
     app.addHook('onClose', () => {
       closing = true;

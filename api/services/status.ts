@@ -1,15 +1,14 @@
 /** Readiness and metrics: this process's own stats, the queue's counts and the workers' own reports. */
-import type { Redis } from 'ioredis';
 import type { Config } from '../../shared/config.ts';
 import type { ProcessStats, ProcessStatsSampler } from '../../shared/process-stats.ts';
-import { keyPrefix } from '../../shared/queue.ts';
+import { keyPrefix, type RedisClient } from '../../shared/queue.ts';
 import { listWorkerReports, reportTtlMs, type WorkerReport } from '../../shared/worker-registry.ts';
 import type { RerankQueue } from '../plugins/queue.ts';
 import type { JobWaiter } from './job-waiter.ts';
 
 export interface StatusDeps {
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   queue: RerankQueue;
   waiter: JobWaiter;
   sampler: ProcessStatsSampler;

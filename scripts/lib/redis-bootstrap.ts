@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { clusterNodes } from '../../shared/queue.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { freePort } from './free-port.ts';
 
@@ -19,6 +20,8 @@ export interface RedisAddress {
 export interface EnsureRedisOptions {
   /** REDIS_URL: used as given, never replaced by a private server. */
   redisUrl?: string;
+  /** REDIS_CLUSTER_NODES: a cluster used as given (it must answer); REDIS_URL is then unset. */
+  redisClusterNodes?: string;
   /** Where a shared Redis is looked for when REDIS_URL is unset; a parameter so tests can probe a free port. */
   probe: RedisAddress;
   logger: Logger;
@@ -46,6 +49,11 @@ const POLL_MS = 50;
 export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisHandle> {
   const { redisUrl, probe, logger, redisServer = 'redis-server', timeoutMs = DEFAULT_TIMEOUT_MS } = options;
   const shared = (url: string): RedisHandle => ({ url, isPrivate: false, stop: async () => undefined });
+  if (options.redisClusterNodes !== undefined) {
+    const nodes = options.redisClusterNodes;
+    if (await pingCluster(nodes, timeoutMs)) return shared(`redis-cluster://${nodes}`);
+    throw new RedisUnavailableError(`REDIS_CLUSTER_NODES=${nodes}: the cluster does not answer. Start it, or unset it.`);
+  }
   if (redisUrl !== undefined) {
     if (await pingRedis(redisUrl, timeoutMs)) return shared(redisUrl);
     throw new RedisUnavailableError(`REDIS_URL=${redisUrl} does not answer. Start that Redis, or unset REDIS_URL.`);
@@ -81,6 +89,33 @@ export async function pingRedis(url: string, timeoutMs: number): Promise<boolean
   } catch {
     return false;
   } finally {
+    client.disconnect();
+  }
+}
+
+// Redis Cluster (deployment)
+
+/** True when the cluster seeded by `nodes` (host:port,...) is reachable and answers PING within the timeout. */
+export async function pingCluster(nodes: string, timeoutMs: number): Promise<boolean> {
+  const client = new Cluster(clusterNodes({ REDIS_CLUSTER_NODES: nodes }) ?? [], {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    clusterRetryStrategy: () => null,
+    slotsRefreshTimeout: timeoutMs,
+    redisOptions: { connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 0 },
+  });
+  client.on('error', () => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    const answered = client.connect().then(async () => (await client.ping()) === 'PONG');
+    return await Promise.race([answered, deadline]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
     client.disconnect();
   }
 }

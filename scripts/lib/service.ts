@@ -44,7 +44,12 @@ export async function runService(options: RunServiceOptions): Promise<number> {
   }
   let redis: RedisHandle;
   try {
-    redis = await ensureRedis({ redisUrl: config.REDIS_URL, probe: options.probe ?? DEFAULT_REDIS, logger });
+    redis = await ensureRedis({
+      redisUrl: config.REDIS_URL,
+      redisClusterNodes: config.REDIS_CLUSTER_NODES,
+      probe: options.probe ?? DEFAULT_REDIS,
+      logger,
+    });
   } catch (error) {
     if (!(error instanceof RedisUnavailableError)) throw error;
     logger.fatal(error.message);
@@ -54,7 +59,8 @@ export async function runService(options: RunServiceOptions): Promise<number> {
   const supervisor = new Supervisor({
     children: SERVICE_CHILDREN,
     cwd: options.cwd,
-    env: { ...process.env, ...overrides, REDIS_URL: redis.url },
+    // A cluster reaches the children through REDIS_CLUSTER_NODES itself; REDIS_URL would contradict it.
+    env: { ...process.env, ...overrides, ...(config.REDIS_CLUSTER_NODES ? {} : { REDIS_URL: redis.url }) },
     logger,
     backoff: options.backoff,
   });
