@@ -13,10 +13,9 @@
  * - The outcome (pending -> delivered | failed, attempts, last status/error) is readable at once with
  *   readWebhookOutcome(redis, keyPrefix(config), jobId), for GET /jobs/:id to report as `webhook`.
  */
-import type { RedisClient } from './queue.ts';
 import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
 import type { Config } from './config.ts';
-import { eventStreamOptions, keyPrefix } from './queue.ts';
+import { eventStreamOptions, keyPrefix, type RedisClient } from './queue.ts';
 import type { WebhookOutcome, WebhookPayload } from './schemas/webhook.ts';
 import { WebhookStateValues } from './schemas/webhook.ts';
 
