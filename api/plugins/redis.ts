@@ -22,8 +22,8 @@ const STARTUP_WAIT_MS = 2_000;
 export const redisPlugin = fp(
   async (app: FastifyInstance, { config }: { config: Config }) => {
     const redis = createRedisConnection(config, 'producer');
-    // Where we connect, for the logs (never the password of a redis://user:pass@host URL).
-    const address = config.REDIS_CLUSTER_NODES ?? redisUrl(config).replace(/\/\/[^@/]*@/, '//');
+    // Where we connect, for the logs: host:port (never the password of a redis://user:pass@host URL).
+    const address = config.REDIS_CLUSTER_NODES ?? new URL(redisUrl(config)).host;
     let up = false;
     let closing = false;
     // Log transitions, not every failed reconnect attempt: one warning when Redis is unreachable (at start-up or
