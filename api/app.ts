@@ -22,6 +22,8 @@ import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { rerankRoutes } from './routes/rerank.ts';
+import { cohereRoutes } from './routes/compat-cohere.ts';
+import { teiRoutes } from './routes/compat-tei.ts';
 import type { StatusDeps } from './services/status.ts';
 
 export interface AppDeps {
@@ -107,5 +109,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(jobRoutes);
   await app.register(healthRoutes, { status });
   await app.register(metricsRoutes, { status });
+  await app.register(cohereRoutes, { config });
+  await app.register(teiRoutes, { config });
   return app;
 }

@@ -25,6 +25,8 @@ export const ERRORS = {
   INVALID_JOB_DATA: { status: 422, message: 'The job data cannot be processed.' },
   INFERENCE_FAILED: { status: 500, message: 'The model failed to score the documents.' },
   INTERNAL_ERROR: { status: 500, message: 'Internal error.' },
+  // Compatibility routes (Cohere, Jina, TEI): synchronous only.
+  SYNC_TIMEOUT: { status: 504, message: 'The job did not finish within the wait; retry later (the retry joins it).' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

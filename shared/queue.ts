@@ -27,6 +27,8 @@ export interface RerankJobResult {
   model: string;
   workerId: string;
   timings: { queueMs: number; tokenizeMs: number; inferenceMs: number };
+  /** Real (unpadded) tokens the model read for all pairs; absent in results of workers older than this field. */
+  tokens?: number;
 }
 
 /**

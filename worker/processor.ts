@@ -55,6 +55,7 @@ export function createProcessor(options: ProcessorOptions): (job: ProcessableJob
         model,
         workerId,
         timings: { queueMs, tokenizeMs: timings.tokenizeMs, inferenceMs: timings.inferenceMs },
+        tokens: timings.tokens,
       };
     } catch (error) {
       stats.failed += 1;

@@ -16,7 +16,10 @@ export interface RerankDeps extends JobsDeps {
   waiter: JobWaiter;
 }
 
-export type RerankOutcome = { kind: 'done'; body: RerankResponse } | { kind: 'accepted'; body: JobAccepted };
+/** tokens: what the worker tokenized, when its result says (the compatibility routes report it as usage). */
+export type RerankOutcome =
+  | { kind: 'done'; body: RerankResponse; tokens?: number }
+  | { kind: 'accepted'; body: JobAccepted };
 
 export function toJobData(request: RerankRequest, config: Config): RerankJobData {
   return {
@@ -56,7 +59,7 @@ export async function rerank(deps: RerankDeps, request: RerankRequest, waitMs: n
   const outcome = await wait.promise;
   switch (outcome.status) {
     case 'completed':
-      return { kind: 'done', body: rankScores(outcome.result.scores, request.top_k) };
+      return { kind: 'done', body: rankScores(outcome.result.scores, request.top_k), tokens: outcome.result.tokens };
     case 'failed':
       throw failureOf(outcome.failedReason);
     case 'unavailable':
@@ -65,7 +68,8 @@ export async function rerank(deps: RerankDeps, request: RerankRequest, waitMs: n
       // It may have finished just now; otherwise say where it is.
       const found = await deps.withRedis(() => lookupJob(deps.queue, jobId));
       if (found?.state === 'completed' && found.job.returnvalue) {
-        return { kind: 'done', body: rankScores(found.job.returnvalue.scores, request.top_k) };
+        const result = found.job.returnvalue;
+        return { kind: 'done', body: rankScores(result.scores, request.top_k), tokens: result.tokens };
       }
       if (found?.state === 'failed') throw failureOf(found.job.failedReason);
       return accepted(found ? statusOf(found.state) : 'queued');

@@ -1,0 +1,18 @@
+/** What the compatibility routes declare alike: their auth scope and their documented error statuses. */
+import type { TSchema } from '@sinclair/typebox';
+
+/**
+ * The API-key scope these routes need (read by the auth hook from the route's config). A variable, not a literal
+ * in each route, so it type-checks whether or not the auth plugin has declared the field yet.
+ */
+export const COMPAT_ROUTE_CONFIG = { scope: 'rerank' };
+
+/** Every error status a compatibility route can answer, all in the dialect's error body. */
+export const COMPAT_ERROR_STATUSES = [400, 401, 413, 415, 422, 429, 500, 503, 504] as const;
+
+export function errorResponses(schema: TSchema): Record<(typeof COMPAT_ERROR_STATUSES)[number], TSchema> {
+  return Object.fromEntries(COMPAT_ERROR_STATUSES.map((status) => [status, schema])) as Record<
+    (typeof COMPAT_ERROR_STATUSES)[number],
+    TSchema
+  >;
+}
