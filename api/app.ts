@@ -8,6 +8,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type RouteOptions,
 } from 'fastify';
 import type { Config } from '../shared/config.ts';
 import { ServiceError, errorBody } from '../shared/errors.ts';
@@ -16,6 +17,7 @@ import { ProcessStatsSampler } from '../shared/process-stats.ts';
 import { toServiceError } from './errors.ts';
 import { dashboardPlugin } from './plugins/dashboard.ts';
 import { jobWaiterPlugin } from './plugins/job-waiter.ts';
+import { openapiPlugin } from './plugins/openapi.ts';
 import { queuePlugin } from './plugins/queue.ts';
 import { redisPlugin } from './plugins/redis.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -29,6 +31,8 @@ import type { StatusDeps } from './services/status.ts';
 export interface AppDeps {
   /** Defaults to the service's pino logger at config.LOG_LEVEL. */
   logger?: Logger;
+  /** Sees every route as it is registered (the OpenAPI test checks that each one is documented). */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 /** Errors a retry can cure: Retry-After says when it is worth trying again. */
@@ -72,6 +76,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     return503OnClosing: false,
   });
 
+  if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
+
   // JSON only: any other content type (text/plain included) is a 415.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
@@ -96,6 +102,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(queuePlugin, { config });
   await app.register(jobWaiterPlugin, { config });
   await app.register(dashboardPlugin, { config });
+  await app.register(openapiPlugin);
 
   const status: StatusDeps = {
     config,

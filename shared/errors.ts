@@ -2,6 +2,8 @@
  * The one catalogue of error codes the service returns: stable code, HTTP status, default message.
  * HTTP bodies are always `{"error": {"code", "message", "details"?}}`; 5xx messages never carry internals.
  */
+import type { ErrorBody } from './schemas/error.ts';
+
 export const ERRORS = {
   INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
   VALIDATION_FAILED: { status: 400, message: 'The request does not match the expected shape.' },
@@ -46,9 +48,8 @@ export class ServiceError extends Error {
   }
 }
 
-export interface ErrorBody {
-  error: { code: ErrorCode; message: string; details?: unknown };
-}
+/** Derived from its schema (schemas/error.ts, which OpenAPI documents). */
+export type { ErrorBody };
 
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERRORS, value);

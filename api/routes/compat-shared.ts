@@ -10,9 +10,12 @@ export const COMPAT_ROUTE_CONFIG = { scope: 'rerank' };
 /** Every error status a compatibility route can answer, all in the dialect's error body. */
 export const COMPAT_ERROR_STATUSES = [400, 401, 413, 415, 422, 429, 500, 503, 504] as const;
 
-export function errorResponses(schema: TSchema): Record<(typeof COMPAT_ERROR_STATUSES)[number], TSchema> {
-  return Object.fromEntries(COMPAT_ERROR_STATUSES.map((status) => [status, schema])) as Record<
-    (typeof COMPAT_ERROR_STATUSES)[number],
-    TSchema
-  >;
+/** A read-only route without a body can only meet auth, overload and availability errors. */
+export const COMPAT_GET_ERROR_STATUSES = [401, 429, 503] as const;
+
+export function errorResponses(
+  schema: TSchema,
+  statuses: readonly number[] = COMPAT_ERROR_STATUSES,
+): Record<number, TSchema> {
+  return Object.fromEntries(statuses.map((status) => [status, schema]));
 }

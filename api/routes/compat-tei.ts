@@ -11,7 +11,7 @@ import { dialectErrorHandler } from '../compat/errors.ts';
 import { rerankSync } from '../compat/sync.ts';
 import { fromTei, teiErrorBody, teiInfo, toTeiResponse } from '../compat/tei.ts';
 import type { RerankDeps } from '../services/rerank.ts';
-import { COMPAT_ROUTE_CONFIG, errorResponses } from './compat-shared.ts';
+import { COMPAT_GET_ERROR_STATUSES, COMPAT_ROUTE_CONFIG, errorResponses } from './compat-shared.ts';
 
 export async function teiRoutes(app: FastifyInstance, { config }: { config: Config }): Promise<void> {
   const deps: RerankDeps = { config, queue: app.rerankQueue, waiter: app.jobWaiter, withRedis: app.withRedis };
@@ -41,7 +41,7 @@ export async function teiRoutes(app: FastifyInstance, { config }: { config: Conf
       schema: {
         summary: 'Served model info (Hugging Face TEI)',
         tags: ['compatibility'],
-        response: { 200: TeiInfoSchema, ...errors },
+        response: { 200: TeiInfoSchema, ...errorResponses(TeiErrorSchema, COMPAT_GET_ERROR_STATUSES) },
       },
     },
     async () => info,

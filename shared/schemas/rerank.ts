@@ -10,6 +10,16 @@ export const DocumentSchema = Type.Union([
   Type.Object({ text: Type.String() }, { additionalProperties: false }),
 ]);
 
+/** The README's example (the seed's), shown in the OpenAPI document. */
+const SEED_EXAMPLE = {
+  query: 'who founded fastapi',
+  documents: [
+    { text: 'FastAPI was created by Sebastian Ramirez.' },
+    { text: 'Flask is a Python microframework released in 2010.' },
+  ],
+  top_k: 1,
+};
+
 /**
  * The request body. Unknown fields are rejected (a misspelt "topk" must not be silently ignored), and the
  * document limit comes from config, so the schema is built per app.
@@ -23,7 +33,7 @@ export function rerankRequestSchema(maxDocuments: number) {
       top_k: Type.Optional(Type.Integer({ minimum: 1 })),
       raw_scores: Type.Optional(Type.Boolean()),
     },
-    { additionalProperties: false },
+    { additionalProperties: false, examples: [SEED_EXAMPLE] },
   );
 }
 
@@ -31,10 +41,10 @@ export type RerankRequest = Static<ReturnType<typeof rerankRequestSchema>>;
 
 export const RankingSchema = Type.Object({ index: Type.Integer(), score: Type.Number() });
 
-export const RerankResponseSchema = Type.Object({
-  rankings: Type.Array(RankingSchema),
-  top_k_applied: Type.Boolean(),
-});
+export const RerankResponseSchema = Type.Object(
+  { rankings: Type.Array(RankingSchema), top_k_applied: Type.Boolean() },
+  { examples: [{ rankings: [{ index: 0, score: 0.91 }], top_k_applied: true }] },
+);
 
 export type RerankResponse = Static<typeof RerankResponseSchema>;
 
