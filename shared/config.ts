@@ -51,7 +51,9 @@ export const ConfigSchema = Type.Object({
     default: 60_000,
     minimum: 0,
     maximum: 600_000,
-    description: 'Cap on a client-requested wait (Prefer: wait=N).',
+    description:
+      'Cap on a client-requested wait (Prefer: wait=N); also how long the synchronous compatibility routes wait ' +
+      '(Cohere, Jina, TEI) before answering 504.',
   }),
   MAX_DOCUMENTS: Int({ default: 10_000, minimum: 1, description: 'Documents per request; more answers 413.' }),
   MAX_BODY_BYTES: Int({

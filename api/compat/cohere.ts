@@ -44,10 +44,9 @@ function textToRank(document: CohereDocument, index: number, rankFields: string[
     }
     return document.text;
   }
-  const fields = document as Record<string, string>;
   return rankFields
-    .filter((field) => fields[field] !== undefined)
-    .map((field) => `${field}: ${fields[field]}`)
+    .filter((field) => document[field] !== undefined)
+    .map((field) => `${field}: ${document[field]}`)
     .join('\n');
 }
 

@@ -17,7 +17,7 @@ const ModelSchema = Type.String({
 /** Cohere v1 and Jina documents: a string, or an object of string fields ("text" unless rank_fields says). */
 export const CohereDocumentSchema = Type.Union([
   Type.String(),
-  Type.Object({ text: Type.Optional(Type.String()) }, { additionalProperties: Type.String() }),
+  Type.Record(Type.String(), Type.String()),
 ]);
 
 export type CohereDocument = Static<typeof CohereDocumentSchema>;

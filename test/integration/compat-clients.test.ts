@@ -1,17 +1,23 @@
 /**
- * The compatibility routes through real clients: the cohere-ai SDK (CohereClient -> /v1/rerank, CohereClientV2 ->
+ * The compatibility routes through real clients (and the README's snippets for them): the cohere-ai SDK (CohereClient -> /v1/rerank, CohereClientV2 ->
  * /v2/rerank, with and without a token), LangChain's CohereRerank, and TEI's wire format over fetch (no maintained
  * JS TEI client has a rerank call), against real API and worker processes. Scores must equal the native route's.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { Document } from '@langchain/core/documents';
 import { CohereRerank } from '@langchain/cohere';
 import { CohereClient, CohereClientV2, CohereError } from 'cohere-ai';
 import { ensureTestModel } from '../support/models.ts';
 import { deleteKeysWithPrefix } from '../support/private-redis.ts';
-import { spawnService, type ServiceProcess } from '../support/processes.ts';
+import { REPO_ROOT, spawnService, type ServiceProcess } from '../support/processes.ts';
+
+const run = promisify(execFile);
 
 const PREFIX = `test-compat-${randomUUID().slice(0, 8)}`;
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -210,5 +216,30 @@ test('without a worker the compatibility routes never answer 202: 504 with Retry
     const reply = await response.json();
     for (const [field, pattern] of Object.entries(expected)) assert.match(reply[field], pattern, path);
     if (path.startsWith('/tei')) assert.equal(reply.error_type, 'unhealthy');
+  }
+});
+
+test('the README\'s "Use it from ..." snippets run as written against the service', async () => {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Use it from'), readme.indexOf('\n## ', readme.indexOf('## Use it from') + 1));
+  const snippets = [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
+  assert.equal(snippets.length, 3, 'Cohere SDK, LangChain and TEI snippets');
+  // Under the repo, so that the snippets' imports resolve to this project's node_modules.
+  const dir = join(REPO_ROOT, '.cache', `readme-snippets-${randomUUID().slice(0, 8)}`);
+  mkdirSync(dir, { recursive: true });
+  try {
+    for (const [index, code] of snippets.entries()) {
+      const file = join(dir, `snippet-${index}.ts`);
+      writeFileSync(file, code);
+      const { stdout } = await run(process.execPath, ['--import', 'tsx', file], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH ?? '', RERANK_URL: base },
+        timeout: 60_000,
+      });
+      const printed = stdout.trim().split('\n').map((line) => JSON.parse(line) as unknown[]);
+      assert.ok(printed.length > 0 && printed.every((list) => Array.isArray(list) && list.length > 0), stdout);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
