@@ -189,6 +189,23 @@ export class PairTokenizer {
     return this.template !== undefined;
   }
 
+  /**
+   * Document tokens one pair holds next to this query (chunking.ts): the budget less the query's tokens, but at
+   * least half of it, since longest-first truncation cuts a longer query down to its half of the budget.
+   */
+  async windowTokens(query: string): Promise<number> {
+    const budget = this.maxLength - this.specials.pair;
+    const [queryTokens = 0] = await this.countTokens([capChars(query, this.charCap)]);
+    return Math.max(1, budget - Math.min(queryTokens, Math.floor(budget / 2)));
+  }
+
+  /** Tokens of each text without special tokens, capped at maxLength (the binding truncates to it). */
+  async countTokens(texts: readonly string[]): Promise<number[]> {
+    if (texts.length === 0) return [];
+    const encodings = await this.tokenizer.encodeBatch([...texts], { addSpecialTokens: false });
+    return encodings.map((encoding) => encoding.getLength());
+  }
+
   /** Encodes (query, doc) for every doc: prepareQuery, then encodeDocs. */
   async encodePairs(query: string, docs: readonly string[]): Promise<EncodedPair[]> {
     return this.encodeDocs(await this.prepareQuery(query), docs);
