@@ -102,6 +102,25 @@ export const ConfigSchema = Type.Object({
   DASHBOARD_PASSWORD: Type.Optional(
     Type.String({ minLength: 1, description: 'Basic-auth password for /admin/queues; without both, no dashboard.' }),
   ),
+  // Long documents (chunking)
+  LONG_DOCUMENTS: Type.Union([Type.Literal('truncate'), Type.Literal('chunk')], {
+    default: 'truncate',
+    description:
+      'Documents longer than a pair\'s window: truncate (score their start, as the seed did) or chunk (score ' +
+      'overlapping windows, keep the best); requests may choose with long_documents.',
+  }),
+  CHUNK_OVERLAP_TOKENS: Int({
+    default: 16,
+    minimum: 0,
+    maximum: 256,
+    description: 'Tokens a window repeats from the end of the previous one (whole words), so no passage is split.',
+  }),
+  MAX_CHUNKS_PER_DOC: Int({
+    default: 16,
+    minimum: 1,
+    maximum: 256,
+    description: 'Windows per document at most when chunking; bounds the work a long document costs.',
+  }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
     { default: 'info', description: 'pino log level.' },

@@ -12,7 +12,7 @@ import type {
   CohereV1Request,
   CohereV2Request,
 } from '../../shared/schemas/cohere.ts';
-import type { RerankRequest } from '../../shared/schemas/rerank.ts';
+import type { RerankRequest, RerankResponse } from '../../shared/schemas/rerank.ts';
 import type { SyncRanking } from './sync.ts';
 
 /** Cohere bills one search unit per query with up to 100 documents. */
@@ -23,6 +23,8 @@ export function fromCohereV1(request: CohereV1Request): RerankRequest {
     query: request.query,
     documents: request.documents.map((document, index) => textToRank(document, index, request.rank_fields ?? undefined)),
     top_k: request.top_n ?? undefined,
+    // Asking for chunks asks for chunking; without it, the server's LONG_DOCUMENTS applies.
+    ...(request.max_chunks_per_doc ? { long_documents: 'chunk', max_chunks_per_doc: request.max_chunks_per_doc } : {}),
   };
 }
 
@@ -66,16 +68,26 @@ export function toCohereResponse({ ranking, tokens }: SyncRanking, answer: Coher
     if (document !== undefined) result.document = typeof document === 'string' ? { text: document } : document;
     return result;
   });
+  const warnings = longDocumentWarnings(ranking.long_documents);
   return {
     id: randomUUID(),
     results,
     meta: {
       api_version: { version: answer.version },
       billed_units: { search_units: Math.max(1, Math.ceil(answer.documentCount / DOCUMENTS_PER_SEARCH_UNIT)) },
+      ...(warnings.length > 0 ? { warnings } : {}),
     },
     model: answer.model,
     usage: { total_tokens: tokens },
   } as CohereResponse;
+}
+
+/** Cohere's meta.warnings is where its clients look for notes like these. */
+function longDocumentWarnings(long: RerankResponse['long_documents']): string[] {
+  const warnings: string[] = [];
+  if (long?.chunked) warnings.push(`${long.chunked} document(s) longer than the model window were scored in chunks.`);
+  if (long?.truncated) warnings.push(`${long.truncated} document(s) may have been truncated to the model window.`);
+  return warnings;
 }
 
 export function cohereErrorBody(_error: ServiceError, message: string): CohereError {

@@ -9,7 +9,8 @@ import type { JobAccepted, JobStatusValue, RerankRequest, RerankResponse } from 
 import { jobIdFor } from './job-id.ts';
 import type { JobWaiter, WaitOutcome } from './job-waiter.ts';
 import { failureOf, lookupJob, statusOf, type JobsDeps } from './jobs.ts';
-import { rankScores } from './rankings.ts';
+import { chunkSettings } from './long-documents.ts';
+import { rankResult } from './rankings.ts';
 
 export interface RerankDeps extends JobsDeps {
   config: Config;
@@ -28,6 +29,7 @@ export function toJobData(request: RerankRequest, config: Config): RerankJobData
     raw: request.raw_scores ?? false,
     model: config.MODEL_NAME,
     maxLength: config.MAX_SEQ_LENGTH,
+    ...chunkSettings(request, config),
   };
 }
 
@@ -59,7 +61,7 @@ export async function rerank(deps: RerankDeps, request: RerankRequest, waitMs: n
   const outcome = await wait.promise;
   switch (outcome.status) {
     case 'completed':
-      return { kind: 'done', body: rankScores(outcome.result.scores, request.top_k), tokens: outcome.result.tokens };
+      return { kind: 'done', body: rankResult(outcome.result, request.top_k), tokens: outcome.result.tokens };
     case 'failed':
       throw failureOf(outcome.failedReason);
     case 'unavailable':
@@ -69,7 +71,7 @@ export async function rerank(deps: RerankDeps, request: RerankRequest, waitMs: n
       const found = await deps.withRedis(() => lookupJob(deps.queue, jobId));
       if (found?.state === 'completed' && found.job.returnvalue) {
         const result = found.job.returnvalue;
-        return { kind: 'done', body: rankScores(result.scores, request.top_k), tokens: result.tokens };
+        return { kind: 'done', body: rankResult(result, request.top_k), tokens: result.tokens };
       }
       if (found?.state === 'failed') throw failureOf(found.job.failedReason);
       return accepted(found ? statusOf(found.state) : 'queued');

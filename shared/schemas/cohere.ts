@@ -46,7 +46,7 @@ export function cohereV1RequestSchema(maxDocuments: number) {
         }),
       ),
       max_chunks_per_doc: Maybe(
-        Type.Integer({ minimum: 1, description: 'Accepted; documents are truncated to the model window.' }),
+        Type.Integer({ minimum: 1, description: 'Score long documents by up to this many windows (chunking).' }),
       ),
     },
     { examples: [V1_EXAMPLE] },
@@ -86,6 +86,7 @@ function responseSchema(version: '1' | '2') {
     meta: Type.Object({
       api_version: Type.Object({ version: Type.Literal(version) }),
       billed_units: Type.Object({ search_units: Type.Integer({ description: 'One per started 100 documents.' }) }),
+      warnings: Type.Optional(Type.Array(Type.String(), { description: 'Documents chunked or truncated, if any.' })),
     }),
     model: Type.String({ description: 'The served model (Jina returns it).' }),
     usage: Type.Object({ total_tokens: Type.Integer({ description: 'Tokens the model read (Jina returns it).' }) }),

@@ -32,6 +32,15 @@ export function rerankRequestSchema(maxDocuments: number) {
       documents: Type.Array(DocumentSchema, { minItems: 1, maxItems: maxDocuments }),
       top_k: Type.Optional(Type.Integer({ minimum: 1 })),
       raw_scores: Type.Optional(Type.Boolean()),
+      // Long documents (chunking)
+      long_documents: Type.Optional(
+        Type.Union([Type.Literal('truncate'), Type.Literal('chunk')], {
+          description: 'Documents longer than the window: truncate, or score overlapping windows; default LONG_DOCUMENTS.',
+        }),
+      ),
+      max_chunks_per_doc: Type.Optional(
+        Type.Integer({ minimum: 1, description: 'Windows per document when chunking; capped by MAX_CHUNKS_PER_DOC.' }),
+      ),
     },
     { additionalProperties: false, examples: [SEED_EXAMPLE] },
   );
@@ -41,8 +50,18 @@ export type RerankRequest = Static<ReturnType<typeof rerankRequestSchema>>;
 
 export const RankingSchema = Type.Object({ index: Type.Integer(), score: Type.Number() });
 
+/** How many documents were longer than the window, and what happened to them. */
+export const LongDocumentsSchema = Type.Object({
+  truncated: Type.Integer({ description: 'Documents whose end was not scored (see docs/api.md).' }),
+  chunked: Type.Integer({ description: 'Documents scored by two windows or more.' }),
+});
+
 export const RerankResponseSchema = Type.Object(
-  { rankings: Type.Array(RankingSchema), top_k_applied: Type.Boolean() },
+  {
+    rankings: Type.Array(RankingSchema),
+    top_k_applied: Type.Boolean(),
+    long_documents: Type.Optional(LongDocumentsSchema),
+  },
   { examples: [{ rankings: [{ index: 0, score: 0.91 }], top_k_applied: true }] },
 );
 

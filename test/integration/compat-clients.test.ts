@@ -13,6 +13,8 @@ import { after, before, test } from 'node:test';
 import { Document } from '@langchain/core/documents';
 import { CohereRerank } from '@langchain/cohere';
 import { CohereClient, CohereClientV2, CohereError } from 'cohere-ai';
+import { planWindows } from '../../worker/engine/chunking.ts';
+import { PairTokenizer } from '../../worker/engine/tokenizer.ts';
 import { ensureTestModel } from '../support/models.ts';
 import { deleteKeysWithPrefix } from '../support/private-redis.ts';
 import { REPO_ROOT, spawnService, type ServiceProcess } from '../support/processes.ts';
@@ -26,6 +28,7 @@ let api: ServiceProcess;
 let worker: ServiceProcess;
 let base: string;
 let modelName: string;
+let modelDir: string;
 
 const QUERY = 'who founded fastapi';
 const DOCUMENTS = [
@@ -65,7 +68,7 @@ function assertSortedBy<T>(items: T[], score: (item: T) => number): void {
 }
 
 before(async () => {
-  const modelDir = await ensureTestModel('tiny');
+  modelDir = await ensureTestModel('tiny');
   modelName = modelDir.split('/').at(-1)!;
   const env = { REDIS_URL, QUEUE_PREFIX: PREFIX, MODEL_DIR: modelDir, MAX_DOCUMENTS: String(MAX_DOCUMENTS) };
   api = spawnService({ entry: 'api/main.ts', env: { ...env, PORT: '0' } });
@@ -242,4 +245,26 @@ test('the README\'s "Use it from ..." snippets run as written against the servic
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('long documents: chunked on the native route and by Cohere max_chunks_per_doc, scoring the best window', async () => {
+  const long = Array.from({ length: 12 }, (_, k) => `${DOCUMENTS[k % DOCUMENTS.length]} (${k})`).join(' ');
+  // The windows the worker makes, at the service's defaults (MAX_SEQ_LENGTH 64, CHUNK_OVERLAP_TOKENS 16).
+  const tokenizer = await PairTokenizer.load({ tokenizerPath: join(modelDir, 'tokenizer.json'), modelDir, maxLength: 64 });
+  const { texts: windows } = await planWindows(tokenizer, QUERY, [long], { overlapTokens: 16, maxChunks: 16 });
+  assert.ok(windows.length >= 2, `${windows.length} windows`);
+  const perWindow = await post('/rerank', { query: QUERY, documents: windows });
+  const best = Math.max(...perWindow.body.rankings.map((ranking: { score: number }) => ranking.score));
+
+  const chunked = await post('/rerank', { query: QUERY, documents: [long, DOCUMENTS[0]], long_documents: 'chunk' });
+  assert.equal(chunked.status, 200, JSON.stringify(chunked.body));
+  assert.deepEqual(chunked.body.long_documents, { truncated: 0, chunked: 1 });
+  assert.equal(chunked.body.rankings.find((ranking: { index: number }) => ranking.index === 0).score, best);
+  const truncated = await post('/rerank', { query: QUERY, documents: [long, DOCUMENTS[0]] });
+  assert.deepEqual(truncated.body.long_documents, { truncated: 1, chunked: 0 });
+
+  const cohere = new CohereClient({ token: '', environment: base });
+  const reply = await cohere.rerank({ query: QUERY, documents: [long], maxChunksPerDoc: 16 });
+  assert.equal(reply.results[0]!.relevanceScore, best);
+  assert.match(reply.meta?.warnings?.join(' ') ?? '', /1 document\(s\) .* chunks/);
 });
