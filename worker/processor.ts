@@ -35,7 +35,8 @@ export function jobDataProblem(data: unknown): string | undefined {
 
 function isChunkOptions(value: unknown): boolean {
   const { overlapTokens, maxChunks } = (value ?? {}) as Record<string, unknown>;
-  return Number.isInteger(overlapTokens) && (overlapTokens as number) >= 0 && Number.isInteger(maxChunks) && (maxChunks as number) >= 1;
+  const atLeast = (n: unknown, min: number) => Number.isInteger(n) && (n as number) >= min;
+  return atLeast(overlapTokens, 0) && atLeast(maxChunks, 1);
 }
 
 export function createProcessor(options: ProcessorOptions): (job: ProcessableJob) => Promise<RerankJobResult> {

@@ -21,7 +21,7 @@ const DOCUMENTS_PER_SEARCH_UNIT = 100;
 export function fromCohereV1(request: CohereV1Request): RerankRequest {
   return {
     query: request.query,
-    documents: request.documents.map((document, index) => textToRank(document, index, request.rank_fields ?? undefined)),
+    documents: request.documents.map((document, index) => textToRank(document, index, request.rank_fields)),
     top_k: request.top_n ?? undefined,
     // Asking for chunks asks for chunking; without it, the server's LONG_DOCUMENTS applies.
     ...(request.max_chunks_per_doc ? { long_documents: 'chunk', max_chunks_per_doc: request.max_chunks_per_doc } : {}),
@@ -36,9 +36,9 @@ export function fromCohereV2(request: CohereV2Request): RerankRequest {
  * A string ranks as itself; an object by its "text", or by its rank_fields in order as "field: value" lines
  * (fields it lacks are skipped), the way Cohere ranks structured documents.
  */
-function textToRank(document: CohereDocument, index: number, rankFields: string[] | undefined): string {
+function textToRank(document: CohereDocument, index: number, rankFields: string[] | null | undefined): string {
   if (typeof document === 'string') return document;
-  if (rankFields === undefined) {
+  if (!rankFields) {
     if (document.text === undefined) {
       throw new ServiceError('INVALID_DOCUMENT', `documents[${index}] has no "text" and no rank_fields were given.`, {
         index,

@@ -9,6 +9,8 @@ import { toServiceError } from '../errors.ts';
 /** Statuses a retry can cure; the Cohere SDK retries them and honours Retry-After. */
 const RETRY_AFTER_SECONDS: Partial<Record<number, string>> = { 429: '1', 503: '1', 504: '1' };
 
+const QUIET_CODES = new Set<ServiceError['code']>(['REDIS_UNAVAILABLE', 'SYNC_TIMEOUT']);
+
 export interface DialectErrors {
   body(error: ServiceError, message: string): unknown;
   /** Request fields named differently from the native route's, e.g. TEI's texts for documents. */
@@ -24,7 +26,8 @@ export function dialectErrorHandler(dialect: DialectErrors) {
   return (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const serviceError = toServiceError(withNativeFieldNames(error, dialect.fieldAliases ?? {}));
     // An outage of Redis is logged once by the redis plugin, not once per request.
-    if (serviceError.status >= 500 && serviceError.code !== 'REDIS_UNAVAILABLE' && serviceError.code !== 'SYNC_TIMEOUT') {
+    // Nor is a sync wait running out: the job carries on, and the client retries into it.
+    if (serviceError.status >= 500 && !QUIET_CODES.has(serviceError.code)) {
       request.log.error({ err: error, code: serviceError.code }, 'request failed');
     }
     const retryAfter = RETRY_AFTER_SECONDS[serviceError.status];

@@ -16,6 +16,9 @@ export const DOCS_PREFIX = '/docs';
 /** Not API routes: the dashboard is an HTML app; Swagger UI's own routes are hidden by the plugin. */
 export const UNDOCUMENTED_PREFIXES = ['/admin/queues', DOCS_PREFIX] as const;
 
+/** additionalProperties: without it, the serializer would drop every field of the document. */
+const OPENAPI_DOCUMENT = { type: 'object', additionalProperties: true };
+
 const isErrorStatus = (status: string) => /^[45]/.test(status);
 const isSuccessStatus = (status: string) => /^2/.test(status);
 const UNDESCRIBED_SUCCESS = { description: 'Success; the body is described in docs/api.md.', type: 'object' };
@@ -51,7 +54,7 @@ export const openapiPlugin = fp(
     await app.register(swaggerUi, { routePrefix: DOCS_PREFIX });
     app.get(
       OPENAPI_PATH,
-      { schema: { summary: 'This OpenAPI document', response: { 200: { type: 'object', additionalProperties: true } } } },
+      { schema: { summary: 'This OpenAPI document', response: { 200: OPENAPI_DOCUMENT } } },
       async () => app.swagger(),
     );
   },

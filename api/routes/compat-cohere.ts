@@ -36,10 +36,10 @@ export async function cohereRoutes(app: FastifyInstance, { config }: { config: C
       },
     },
     async (request) => {
-      const body = request.body;
-      const ranked = await rerankSync(deps, fromCohereV1(body));
-      const echo = body.return_documents ? body.documents : undefined;
-      return toCohereResponse(ranked, { version: '1', model: config.MODEL_NAME, documentCount: body.documents.length, echo });
+      const { documents, return_documents: echo } = request.body;
+      const ranked = await rerankSync(deps, fromCohereV1(request.body));
+      const answer = { version: '1', model: config.MODEL_NAME, documentCount: documents.length } as const;
+      return toCohereResponse(ranked, echo ? { ...answer, echo: documents } : answer);
     },
   );
 
@@ -56,7 +56,8 @@ export async function cohereRoutes(app: FastifyInstance, { config }: { config: C
     },
     async (request) => {
       const ranked = await rerankSync(deps, fromCohereV2(request.body));
-      return toCohereResponse(ranked, { version: '2', model: config.MODEL_NAME, documentCount: request.body.documents.length });
+      const documentCount = request.body.documents.length;
+      return toCohereResponse(ranked, { version: '2', model: config.MODEL_NAME, documentCount });
     },
   );
 }

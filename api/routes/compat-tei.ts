@@ -6,7 +6,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../../shared/config.ts';
-import { TeiErrorSchema, TeiInfoSchema, TeiRerankResponseSchema, teiRerankRequestSchema } from '../../shared/schemas/tei.ts';
+import {
+  TeiErrorSchema,
+  TeiInfoSchema,
+  TeiRerankResponseSchema,
+  teiRerankRequestSchema,
+} from '../../shared/schemas/tei.ts';
 import { dialectErrorHandler } from '../compat/errors.ts';
 import { rerankSync } from '../compat/sync.ts';
 import { fromTei, teiErrorBody, teiInfo, toTeiResponse } from '../compat/tei.ts';

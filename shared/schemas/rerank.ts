@@ -35,7 +35,7 @@ export function rerankRequestSchema(maxDocuments: number) {
       // Long documents (chunking)
       long_documents: Type.Optional(
         Type.Union([Type.Literal('truncate'), Type.Literal('chunk')], {
-          description: 'Documents longer than the window: truncate, or score overlapping windows; default LONG_DOCUMENTS.',
+          description: 'Documents longer than the window: truncate, or score overlapping windows (LONG_DOCUMENTS).',
         }),
       ),
       max_chunks_per_doc: Type.Optional(

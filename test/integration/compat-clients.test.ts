@@ -1,7 +1,8 @@
 /**
- * The compatibility routes through real clients (and the README's snippets for them): the cohere-ai SDK (CohereClient -> /v1/rerank, CohereClientV2 ->
- * /v2/rerank, with and without a token), LangChain's CohereRerank, and TEI's wire format over fetch (no maintained
- * JS TEI client has a rerank call), against real API and worker processes. Scores must equal the native route's.
+ * The compatibility routes through real clients (and the README's snippets for them): the cohere-ai SDK
+ * (CohereClient -> /v1/rerank, CohereClientV2 -> /v2/rerank, with and without a token), LangChain's CohereRerank,
+ * and TEI's wire format over fetch (no maintained JS TEI client has a rerank call), against real API and worker
+ * processes. Scores must equal the native route's.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

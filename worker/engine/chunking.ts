@@ -55,15 +55,17 @@ function firstWords(text: string, max: number): { words: Word[]; more: boolean }
 export function windowRanges(counts: readonly number[], size: number, options: ChunkOptions): Array<[number, number]> {
   const ranges: Array<[number, number]> = [];
   for (let start = 0; start < counts.length && ranges.length < options.maxChunks; ) {
-    let end = start;
-    let used = 0;
     // A window holds at least one word, even one longer than the window (it is then cut when scored).
-    while (end < counts.length && (end === start || used + (counts[end] as number) <= size)) used += counts[end++] as number;
+    let end = start + 1;
+    let used = counts[start] as number;
+    while (end < counts.length && used + (counts[end] as number) <= size) used += counts[end++] as number;
     ranges.push([start, end]);
     if (end >= counts.length) break;
     let next = end;
     let shared = 0;
-    while (next - 1 > start && shared + (counts[next - 1] as number) <= options.overlapTokens) shared += counts[--next] as number;
+    while (next - 1 > start && shared + (counts[next - 1] as number) <= options.overlapTokens) {
+      shared += counts[--next] as number;
+    }
     start = next;
   }
   return ranges;
