@@ -269,3 +269,10 @@ test('long documents: chunked on the native route and by Cohere max_chunks_per_d
   assert.equal(reply.results[0]!.relevanceScore, best);
   assert.match(reply.meta?.warnings?.join(' ') ?? '', /1 document\(s\) .* chunks/);
 });
+
+test('usage.total_tokens is what the worker tokenized: the real tokens of every pair', async () => {
+  const tokenizer = await PairTokenizer.load({ tokenizerPath: join(modelDir, 'tokenizer.json'), modelDir, maxLength: 64 });
+  const pairs = await tokenizer.encodePairs(QUERY, DOCUMENTS);
+  const reply = await post('/v1/rerank', { query: QUERY, documents: DOCUMENTS });
+  assert.equal(reply.body.usage.total_tokens, pairs.reduce((sum, pair) => sum + pair.ids.length, 0));
+});
