@@ -63,7 +63,10 @@ export function cohereV2RequestSchema(maxDocuments: number) {
       documents: Type.Array(Type.String(), { minItems: 1, maxItems: maxDocuments }),
       top_n: Maybe(TopNSchema),
       max_tokens_per_doc: Maybe(
-        Type.Integer({ minimum: 1, description: 'Accepted; long documents follow LONG_DOCUMENTS (truncated to the window by default).' }),
+        Type.Integer({
+          minimum: 1,
+          description: 'Accepted; long documents follow LONG_DOCUMENTS (truncated to the window by default).',
+        }),
       ),
       priority: Maybe(Type.Integer({ minimum: 0, description: 'Accepted and ignored.' })),
     },
