@@ -8,6 +8,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type RouteOptions,
 } from 'fastify';
 import type { Config } from '../shared/config.ts';
 import { ServiceError, errorBody } from '../shared/errors.ts';
@@ -17,6 +18,7 @@ import { toServiceError } from './errors.ts';
 import { dashboardPlugin } from './plugins/dashboard.ts';
 import { jobWaiterPlugin } from './plugins/job-waiter.ts';
 import { prometheusPlugin } from './plugins/prometheus.ts';
+import { openapiPlugin } from './plugins/openapi.ts';
 import { queuePlugin } from './plugins/queue.ts';
 import { redisPlugin } from './plugins/redis.ts';
 import { webhookQueuePlugin } from './plugins/webhook-queue.ts';
@@ -25,11 +27,15 @@ import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { rerankRoutes } from './routes/rerank.ts';
+import { cohereRoutes } from './routes/compat-cohere.ts';
+import { teiRoutes } from './routes/compat-tei.ts';
 import type { StatusDeps } from './services/status.ts';
 
 export interface AppDeps {
   /** Defaults to the service's pino logger at config.LOG_LEVEL. */
   logger?: Logger;
+  /** Sees every route as it is registered (the OpenAPI test checks that each one is documented). */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 /** Errors a retry can cure: Retry-After says when it is worth trying again. */
@@ -74,6 +80,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     return503OnClosing: false,
   });
 
+  if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
+
   // JSON only: any other content type (text/plain included) is a 415.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
@@ -104,6 +112,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   // Every BullMQ queue the API opens, for the dashboard: a new queue is one more entry here.
   const serviceQueues = [app.rerankQueue, app.webhookQueue];
   await app.register(dashboardPlugin, { config, queues: serviceQueues });
+  await app.register(openapiPlugin);
 
   const status: StatusDeps = {
     config,
@@ -117,5 +126,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(jobRoutes);
   await app.register(healthRoutes, { status });
   await app.register(metricsRoutes, { status });
+  await app.register(cohereRoutes, { config });
+  await app.register(teiRoutes, { config });
   return app;
 }

@@ -60,7 +60,9 @@ export const ConfigSchema = Type.Object({
     default: 60_000,
     minimum: 0,
     maximum: 600_000,
-    description: 'Cap on a client-requested wait (Prefer: wait=N).',
+    description:
+      'Cap on a client-requested wait (Prefer: wait=N); also how long the synchronous compatibility routes wait ' +
+      '(Cohere, Jina, TEI) before answering 504.',
   }),
   MAX_DOCUMENTS: Int({ default: 10_000, minimum: 1, description: 'Documents per request; more answers 413.' }),
   MAX_BODY_BYTES: Int({
@@ -114,6 +116,25 @@ export const ConfigSchema = Type.Object({
         'configuration error; the API logs at start-up whether the dashboard is mounted.',
     }),
   ),
+  // Long documents (chunking)
+  LONG_DOCUMENTS: Type.Union([Type.Literal('truncate'), Type.Literal('chunk')], {
+    default: 'truncate',
+    description:
+      'Documents longer than a pair\'s window: truncate (score their start, as the seed did) or chunk (score ' +
+      'overlapping windows, keep the best); requests may choose with long_documents.',
+  }),
+  CHUNK_OVERLAP_TOKENS: Int({
+    default: 16,
+    minimum: 0,
+    maximum: 256,
+    description: 'Tokens a window repeats from the end of the previous one (whole words), so no passage is split.',
+  }),
+  MAX_CHUNKS_PER_DOC: Int({
+    default: 16,
+    minimum: 1,
+    maximum: 256,
+    description: 'Windows per document at most when chunking; bounds the work a long document costs.',
+  }),
   // Dashboard
   DASHBOARD_READ_ONLY: Type.Boolean({
     default: false,

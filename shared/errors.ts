@@ -2,6 +2,8 @@
  * The one catalogue of error codes the service returns: stable code, HTTP status, default message.
  * HTTP bodies are always `{"error": {"code", "message", "details"?}}`; 5xx messages never carry internals.
  */
+import type { ErrorBody } from './schemas/error.ts';
+
 export const ERRORS = {
   INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
   VALIDATION_FAILED: { status: 400, message: 'The request does not match the expected shape.' },
@@ -29,6 +31,8 @@ export const ERRORS = {
   INVALID_CALLBACK_URL: { status: 400, message: 'callback_url must be an absolute http(s) URL without credentials.' },
   CALLBACK_NOT_ALLOWED: { status: 400, message: 'callback_url names a host this server does not call.' },
   WEBHOOK_DELIVERY_FAILED: { status: 502, message: 'The callback_url did not accept the notification.' },
+  // Compatibility routes (Cohere, Jina, TEI): synchronous only.
+  SYNC_TIMEOUT: { status: 504, message: 'The job did not finish within the wait; retry later (the retry joins it).' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -48,9 +52,8 @@ export class ServiceError extends Error {
   }
 }
 
-export interface ErrorBody {
-  error: { code: ErrorCode; message: string; details?: unknown };
-}
+/** Derived from its schema (schemas/error.ts, which OpenAPI documents). */
+export type { ErrorBody };
 
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERRORS, value);

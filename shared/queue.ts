@@ -20,6 +20,8 @@ export interface RerankJobData {
   /** Model and max length from the API's config: part of the dedupe key, shown on the dashboard. */
   model: string;
   maxLength: number;
+  /** Present when documents longer than the window are scored by windows (absent: truncated, as before). */
+  chunk?: { overlapTokens: number; maxChunks: number };
 }
 
 /** What the worker returns: one score per document in input order, plus where the time went. */
@@ -28,6 +30,10 @@ export interface RerankJobResult {
   model: string;
   workerId: string;
   timings: { queueMs: number; tokenizeMs: number; inferenceMs: number };
+  /** Real (unpadded) tokens the model read for all pairs; absent in results of workers older than this field. */
+  tokens?: number;
+  /** Documents truncated or chunked (worker/engine LongDocuments); absent from older workers' results. */
+  longDocuments?: { truncated: number; chunked: number };
 }
 
 /**

@@ -21,18 +21,25 @@ export interface ProcessorOptions {
 /** The fields of a BullMQ job the processor reads; tests pass plain objects. */
 export type ProcessableJob = Pick<Job<unknown>, 'id' | 'data' | 'timestamp' | 'processedOn'>;
 
-type ScoredInput = Pick<RerankJobData, 'query' | 'documents' | 'raw'>;
+type ScoredInput = Pick<RerankJobData, 'query' | 'documents' | 'raw' | 'chunk'>;
 
 /** Why the data cannot be scored, or undefined when its shape is right. */
 export function jobDataProblem(data: unknown): string | undefined {
   if (typeof data !== 'object' || data === null) return 'job data must be an object';
-  const { query, documents, raw } = data as Record<string, unknown>;
+  const { query, documents, raw, chunk } = data as Record<string, unknown>;
   if (typeof query !== 'string') return 'query must be a string';
   if (!Array.isArray(documents)) return 'documents must be an array of strings';
   const bad = documents.findIndex((document) => typeof document !== 'string');
   if (bad !== -1) return `documents[${bad}] must be a string`;
   if (typeof raw !== 'boolean') return 'raw must be a boolean';
+  if (chunk !== undefined && !isChunkOptions(chunk)) return 'chunk must be {overlapTokens, maxChunks} (integers)';
   return undefined;
+}
+
+function isChunkOptions(value: unknown): boolean {
+  const { overlapTokens, maxChunks } = (value ?? {}) as Record<string, unknown>;
+  const atLeast = (n: unknown, min: number) => Number.isInteger(n) && (n as number) >= min;
+  return atLeast(overlapTokens, 0) && atLeast(maxChunks, 1);
 }
 
 export function createProcessor(options: ProcessorOptions): (job: ProcessableJob) => Promise<RerankJobResult> {
@@ -43,13 +50,13 @@ export function createProcessor(options: ProcessorOptions): (job: ProcessableJob
       stats.failed += 1;
       throw new UnrecoverableError(formatFailure('INVALID_JOB_DATA', problem));
     }
-    const { query, documents, raw } = job.data as ScoredInput;
+    const { query, documents, raw, chunk } = job.data as ScoredInput;
     const started = performance.now();
     // processedOn is when BullMQ handed the job to this attempt; after a retry the wait includes the backoff.
     const queueMs = Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp);
     stats.active += 1;
     try {
-      const { scores, timings } = await engine.score(query, documents, { raw });
+      const { scores, timings, longDocuments } = await engine.score(query, documents, { raw, chunk });
       const totalMs = queueMs + (performance.now() - started);
       const stages = { queue: queueMs, tokenize: timings.tokenizeMs, inference: timings.inferenceMs, total: totalMs };
       stats.recordCompleted(stages, documents.length);
@@ -59,6 +66,8 @@ export function createProcessor(options: ProcessorOptions): (job: ProcessableJob
         model,
         workerId,
         timings: { queueMs, tokenizeMs: timings.tokenizeMs, inferenceMs: timings.inferenceMs },
+        tokens: timings.tokens,
+        longDocuments,
       };
     } catch (error) {
       stats.failed += 1;

@@ -8,6 +8,8 @@ import type { RerankJobData } from '../../shared/queue.ts';
 /** "rr-" keeps the id from ever being all digits (BullMQ reads those as its own counters); hex has no ':'. */
 export function jobIdFor(data: RerankJobData): string {
   // An array fixes the field order, so the same request always hashes the same.
-  const canonical = JSON.stringify([data.model, data.maxLength, data.raw, data.query, data.documents]);
+  const key = [data.model, data.maxLength, data.raw, data.query, data.documents];
+  // Chunk settings change the scores; left out when absent, so truncating jobs keep their ids.
+  const canonical = JSON.stringify(data.chunk ? [...key, data.chunk.overlapTokens, data.chunk.maxChunks] : key);
   return `rr-${createHash('sha256').update(canonical).digest('hex')}`;
 }

@@ -4,7 +4,7 @@ import { ERRORS, ServiceError } from '../../shared/errors.ts';
 import { parseFailure, type RerankJobData, type RerankJobResult } from '../../shared/queue.ts';
 import type { JobStatus, JobStatusValue } from '../../shared/schemas/rerank.ts';
 import type { RerankQueue } from '../plugins/queue.ts';
-import { rankScores } from './rankings.ts';
+import { rankResult } from './rankings.ts';
 
 export interface JobsDeps {
   queue: RerankQueue;
@@ -32,7 +32,7 @@ export function jobStatus(
 ): JobStatus {
   const status = statusOf(state);
   const view: JobStatus = { job_id: String(job.id), status, created_at: iso(job.timestamp) ?? '' };
-  if (status === 'completed' && job.returnvalue) view.result = rankScores(job.returnvalue.scores, topK);
+  if (status === 'completed' && job.returnvalue) view.result = rankResult(job.returnvalue, topK);
   if (status === 'failed') {
     const error = failureOf(job.failedReason);
     view.error = { code: error.code, message: error.message };

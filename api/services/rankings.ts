@@ -1,4 +1,5 @@
 /** The seed's response from a job's scores: sorted by score descending, ties by index, cut to top_k. */
+import type { RerankJobResult } from '../../shared/queue.ts';
 import type { RerankResponse } from '../../shared/schemas/rerank.ts';
 
 export function rankScores(scores: readonly number[], topK?: number): RerankResponse {
@@ -7,4 +8,11 @@ export function rankScores(scores: readonly number[], topK?: number): RerankResp
     .sort((a, b) => b.score - a.score || a.index - b.index);
   const topKApplied = topK !== undefined && topK < rankings.length;
   return { rankings: topKApplied ? rankings.slice(0, topK) : rankings, top_k_applied: topKApplied };
+}
+
+/** A job's result as the response: its ranking, and what happened to long documents when the worker says. */
+export function rankResult(result: Pick<RerankJobResult, 'scores' | 'longDocuments'>, topK?: number): RerankResponse {
+  const response = rankScores(result.scores, topK);
+  if (result.longDocuments) response.long_documents = result.longDocuments;
+  return response;
 }

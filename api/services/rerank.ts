@@ -16,15 +16,22 @@ import {
 import { jobIdFor } from './job-id.ts';
 import type { JobWaiter, WaitOutcome } from './job-waiter.ts';
 import { failureOf, lookupJob, statusOf, type JobsDeps } from './jobs.ts';
-import { rankScores } from './rankings.ts';
+import { chunkSettings } from './long-documents.ts';
+import { rankResult } from './rankings.ts';
 
 export interface RerankDeps extends JobsDeps {
   config: Config;
   waiter: JobWaiter;
 }
 
-/** jobId and the job's stage timings (once it has run) travel along for the response headers and the log. */
-export type RerankOutcome = ({ kind: 'done'; body: RerankResponse } | { kind: 'accepted'; body: JobAccepted }) & {
+/**
+ * jobId and the job's stage timings (once it has run) travel along for the response headers and the log; tokens
+ * (what the worker tokenized, when its result says) for the compatibility routes' usage.
+ */
+export type RerankOutcome = (
+  | { kind: 'done'; body: RerankResponse; tokens?: number }
+  | { kind: 'accepted'; body: JobAccepted }
+) & {
   jobId: string;
   timings?: RerankJobResult['timings'];
 };
@@ -36,6 +43,7 @@ export function toJobData(request: RerankRequest, config: Config): RerankJobData
     raw: request.raw_scores ?? false,
     model: config.MODEL_NAME,
     maxLength: config.MAX_SEQ_LENGTH,
+    ...chunkSettings(request, config),
   };
 }
 
@@ -55,7 +63,8 @@ export async function rerank(deps: RerankDeps, request: RerankRequest, waitMs: n
   });
   const done = (result: RerankJobResult): RerankOutcome => ({
     kind: 'done',
-    body: rankScores(result.scores, request.top_k),
+    body: rankResult(result, request.top_k),
+    tokens: result.tokens,
     jobId,
     timings: result.timings,
   });

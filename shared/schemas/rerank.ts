@@ -16,6 +16,15 @@ export type Document = Static<typeof DocumentSchema>;
 export function documentText(document: Document): string {
   return typeof document === 'string' ? document : document.text;
 }
+/** The README's example (the seed's), shown in the OpenAPI document. */
+const SEED_EXAMPLE = {
+  query: 'who founded fastapi',
+  documents: [
+    { text: 'FastAPI was created by Sebastian Ramirez.' },
+    { text: 'Flask is a Python microframework released in 2010.' },
+  ],
+  top_k: 1,
+};
 
 /**
  * The request body. Unknown fields are rejected (a misspelt "topk" must not be silently ignored), and the
@@ -29,8 +38,17 @@ export function rerankRequestSchema(maxDocuments: number) {
       documents: Type.Array(DocumentSchema, { minItems: 1, maxItems: maxDocuments }),
       top_k: Type.Optional(Type.Integer({ minimum: 1 })),
       raw_scores: Type.Optional(Type.Boolean()),
+      // Long documents (chunking)
+      long_documents: Type.Optional(
+        Type.Union([Type.Literal('truncate'), Type.Literal('chunk')], {
+          description: 'Documents longer than the window: truncate, or score overlapping windows (LONG_DOCUMENTS).',
+        }),
+      ),
+      max_chunks_per_doc: Type.Optional(
+        Type.Integer({ minimum: 1, description: 'Windows per document when chunking; capped by MAX_CHUNKS_PER_DOC.' }),
+      ),
     },
-    { additionalProperties: false },
+    { additionalProperties: false, examples: [SEED_EXAMPLE] },
   );
 }
 
@@ -38,10 +56,20 @@ export type RerankRequest = Static<ReturnType<typeof rerankRequestSchema>>;
 
 export const RankingSchema = Type.Object({ index: Type.Integer(), score: Type.Number() });
 
-export const RerankResponseSchema = Type.Object({
-  rankings: Type.Array(RankingSchema),
-  top_k_applied: Type.Boolean(),
+/** How many documents were longer than the window, and what happened to them. */
+export const LongDocumentsSchema = Type.Object({
+  truncated: Type.Integer({ description: 'Documents whose end was not scored (see docs/api.md).' }),
+  chunked: Type.Integer({ description: 'Documents scored by two windows or more.' }),
 });
+
+export const RerankResponseSchema = Type.Object(
+  {
+    rankings: Type.Array(RankingSchema),
+    top_k_applied: Type.Boolean(),
+    long_documents: Type.Optional(LongDocumentsSchema),
+  },
+  { examples: [{ rankings: [{ index: 0, score: 0.91 }], top_k_applied: true }] },
+);
 
 export type RerankResponse = Static<typeof RerankResponseSchema>;
 

@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import { readModelDir, modelFixHint, type ModelDir } from './model-dir.ts';
+import { scoreInWindows } from './chunking.ts';
 import { pipelineParts, runPipeline, type PipelineParts } from './pipeline.ts';
 import { ThreadedSession } from './session-thread.ts';
 import { OnnxSession, type BatchRunner, type SessionOptions } from './session.ts';
@@ -128,7 +129,11 @@ class Engine implements RerankEngine {
   score(query: string, documents: readonly string[], options: ScoreOptions = {}) {
     if (this.closing) return Promise.reject(new EngineError('INFERENCE_FAILED', 'Engine is closed'));
     // Whatever fails inside one call (tokenizer included) is that call's INFERENCE_FAILED.
-    const call = runPipeline(this.parts, query, documents, options.raw ?? false).catch((err: unknown) => {
+    const score = (texts: readonly string[]) => runPipeline(this.parts, query, texts, options.raw ?? false);
+    const scored = options.chunk
+      ? scoreInWindows(this.parts.tokenizer, query, documents, options.chunk, score)
+      : score(documents);
+    const call = scored.catch((err: unknown) => {
       if (err instanceof EngineError) throw err;
       const reason = err instanceof Error ? err.message : String(err);
       throw new EngineError('INFERENCE_FAILED', `Scoring failed: ${reason}`, { cause: err });

@@ -5,8 +5,10 @@ export {
   type EngineErrorCode,
   type EngineInfo,
   type EngineOptions,
+  type LongDocuments,
   type RerankEngine,
   type ScoreOptions,
   type ScoreResult,
   type ScoreTimings,
 } from './types.ts';
+export type { ChunkOptions } from './chunking.ts';

@@ -69,8 +69,10 @@ export function runPipeline(
   raw: boolean,
 ): Promise<ScoreResult> {
   const call = parts.scheduler.open(documents.length, raw);
-  if (documents.length > 0) feed(parts, call, query, documents).catch((err: unknown) => call.fail(err));
-  return call.result;
+  // Every pair is pushed before the call's last score arrives, so the count is complete when the result is.
+  const filled = { pairs: 0 };
+  if (documents.length > 0) feed(parts, call, query, documents, filled).catch((err: unknown) => call.fail(err));
+  return call.result.then((result) => ({ ...result, longDocuments: { truncated: filled.pairs, chunked: 0 } }));
 }
 
 async function feed(
@@ -78,6 +80,7 @@ async function feed(
   call: ScheduledCall,
   query: string,
   documents: readonly string[],
+  filled: { pairs: number },
 ): Promise<void> {
   const chunks = planChunks(documents.length, parts.options);
   // The query is tokenized once per call, not once per chunk or pair.
@@ -100,6 +103,8 @@ async function feed(
     const t0 = performance.now();
     const chunk: TokenizedChunk = await next;
     call.timings.tokenizeMs += performance.now() - t0;
+    // A pair at maxLength tokens was cut, or fits exactly: see LongDocuments.truncated.
+    for (const pair of chunk.pairs) if (pair.ids.length >= parts.tokenizer.maxLength) filled.pairs += 1;
     call.push(chunk.start, chunk.pairs);
     next = tokenize(k + 1);
     await call.drained();

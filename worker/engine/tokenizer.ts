@@ -189,6 +189,32 @@ export class PairTokenizer {
     return this.template !== undefined;
   }
 
+  /**
+   * Document tokens one pair holds next to this query (chunking.ts): the budget less the query's tokens, but at
+   * least half of it, since longest-first truncation cuts a longer query down to its half of the budget.
+   */
+  async windowTokens(query: string): Promise<number> {
+    const budget = this.maxLength - this.specials.pair;
+    const [queryTokens = 0] = await this.countTokens([capChars(query, this.charCap)]);
+    return Math.max(1, budget - Math.min(queryTokens, Math.floor(budget / 2)));
+  }
+
+  /**
+   * Tokens of each text without special tokens, capped at maxLength (the binding truncates to it): on the fast
+   * path where it can (exact, several times cheaper), the rest with one encodeBatch of the binding.
+   */
+  async countTokens(texts: readonly string[]): Promise<number[]> {
+    const counts = texts.map((text) => this.fast?.encode(text, this.maxLength)?.length);
+    const declined = counts.flatMap((count, i) => (count === undefined ? [i] : []));
+    if (declined.length > 0) {
+      const encodings = await this.tokenizer.encodeBatch(declined.map((i) => texts[i] as string), {
+        addSpecialTokens: false,
+      });
+      declined.forEach((i, k) => (counts[i] = encodings[k]?.getLength()));
+    }
+    return counts.map((count) => count ?? 0);
+  }
+
   /** Encodes (query, doc) for every doc: prepareQuery, then encodeDocs. */
   async encodePairs(query: string, docs: readonly string[]): Promise<EncodedPair[]> {
     return this.encodeDocs(await this.prepareQuery(query), docs);

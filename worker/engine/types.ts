@@ -2,6 +2,7 @@
  * The inference engine's public contract. The engine knows nothing of HTTP or BullMQ: the worker maps its
  * Config onto EngineOptions, and the score CLI maps its flags onto the same object.
  */
+import type { ChunkOptions } from './chunking.ts';
 
 /** Options for loading an engine; every field but modelDir has a documented default. */
 export interface EngineOptions {
@@ -29,6 +30,20 @@ export interface EngineOptions {
 export interface ScoreOptions {
   /** Return raw logits instead of sigmoid(logit). */
   raw?: boolean;
+  /** Score documents longer than the window by overlapping windows (chunking.ts); default: truncate them. */
+  chunk?: ChunkOptions;
+}
+
+/** What happened to documents longer than the window. */
+export interface LongDocuments {
+  /**
+   * Documents whose end was not scored. When truncating: pairs that filled the window, i.e. cut ones plus those
+   * that fit it exactly (telling them apart would cost a full tokenization). When chunking: documents with more
+   * than maxChunks windows' worth of tokens.
+   */
+  truncated: number;
+  /** Documents scored by two windows or more (chunking only). */
+  chunked: number;
 }
 
 /** Where the time of one score() call went, for metrics and logs. */
@@ -58,6 +73,8 @@ export interface ScoreResult {
   /** One score per document, in input order. */
   scores: number[];
   timings: ScoreTimings;
+  /** Set by every score() call of the engine; optional for the scheduler's partial results and test stand-ins. */
+  longDocuments?: LongDocuments;
 }
 
 export interface EngineInfo {

@@ -1,0 +1,34 @@
+/**
+ * What every compatibility route shares: the native service, waited for synchronously. These APIs have no 202
+ * (the Cohere SDK counts every 2xx as success), so a job that outlives the wait is a 504 with Retry-After; the
+ * retry is an identical request and joins the same job.
+ */
+import { ServiceError } from '../../shared/errors.ts';
+import type { RerankRequest, RerankResponse } from '../../shared/schemas/rerank.ts';
+import { rerank, type RerankDeps } from '../services/rerank.ts';
+
+export interface SyncRanking {
+  ranking: RerankResponse;
+  /** Tokens the model read: the worker's count, or an estimate for results that lack it (see estimateTokens). */
+  tokens: number;
+}
+
+export async function rerankSync(deps: RerankDeps, request: RerankRequest): Promise<SyncRanking> {
+  const outcome = await rerank(deps, request, deps.config.MAX_SYNC_WAIT_MS);
+  if (outcome.kind === 'accepted') throw new ServiceError('SYNC_TIMEOUT');
+  return { ranking: outcome.body, tokens: outcome.tokens ?? estimateTokens(request, deps.config.MAX_SEQ_LENGTH) };
+}
+
+/** The usual ~4 characters per token of English WordPiece, plus [CLS] and two [SEP]s, capped at the window. */
+const CHARS_PER_TOKEN = 4;
+const SPECIAL_TOKENS = 3;
+
+/** Only for results of workers that predate token counts in job results; documented as an estimate. */
+export function estimateTokens(request: Pick<RerankRequest, 'query' | 'documents'>, maxLength: number): number {
+  let total = 0;
+  for (const document of request.documents) {
+    const chars = request.query.length + (typeof document === 'string' ? document : document.text).length;
+    total += Math.min(maxLength, Math.ceil(chars / CHARS_PER_TOKEN) + SPECIAL_TOKENS);
+  }
+  return total;
+}
