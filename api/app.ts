@@ -13,11 +13,16 @@ import type { Config } from '../shared/config.ts';
 import { ServiceError, errorBody } from '../shared/errors.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { ProcessStatsSampler } from '../shared/process-stats.ts';
+import { writeClientError } from './client-errors.ts';
 import { toServiceError } from './errors.ts';
+import { authPlugin } from './plugins/auth.ts';
+import { bodyGuardPlugin } from './plugins/body-guard.ts';
 import { dashboardPlugin } from './plugins/dashboard.ts';
 import { jobWaiterPlugin } from './plugins/job-waiter.ts';
 import { queuePlugin } from './plugins/queue.ts';
+import { rateLimitPlugin } from './plugins/rate-limit.ts';
 import { redisPlugin } from './plugins/redis.ts';
+import { trackRouteMethods } from './route-methods.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -33,6 +38,7 @@ export interface AppDeps {
 const RETRY_AFTER_SECONDS: Partial<Record<ServiceError['code'], string>> = {
   QUEUE_FULL: '1',
   REDIS_UNAVAILABLE: '1',
+  SERVER_BUSY: '1',
 };
 
 function parseJson(_request: unknown, body: string, done: (error: Error | null, value?: unknown) => void): void {
@@ -55,6 +61,18 @@ function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply)
   return reply.code(serviceError.status).send(errorBody(serviceError));
 }
 
+/**
+ * Node checks request deadlines only every connectionsCheckingInterval (30 s by default): check often enough for
+ * the timeout to hold, and keep the headers deadline within the request's (Node requires it).
+ */
+function requestTimeouts(requestTimeoutMs: number) {
+  return {
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: Math.min(requestTimeoutMs, 60_000),
+    connectionsCheckingInterval: Math.min(Math.max(Math.floor(requestTimeoutMs / 10), 100), 1_000),
+  };
+}
+
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
     // Our pino is a newer major than the one Fastify's types are written against; it is compatible at runtime.
@@ -68,6 +86,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     // fields are errors rather than silently removed.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     return503OnClosing: false,
+    // Slow clients: the whole request (headers and body) within REQUEST_TIMEOUT_MS, else 408 (client-errors.ts).
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    http: requestTimeouts(config.REQUEST_TIMEOUT_MS),
+    clientErrorHandler: writeClientError,
   });
 
   // JSON only: any other content type (text/plain included) is a 415.
@@ -88,11 +110,16 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     return payload;
   });
   app.setErrorHandler(sendError);
-  app.setNotFoundHandler((request, reply) => sendError(new ServiceError('ROUTE_NOT_FOUND'), request, reply));
+  const routeMethods = trackRouteMethods(app);
+  app.setNotFoundHandler((request, reply) => sendError(routeMethods.notFound(request, reply), request, reply));
 
   await app.register(redisPlugin, { config });
   await app.register(queuePlugin, { config });
   await app.register(jobWaiterPlugin, { config });
+  // In this order: keys first, then body budget and nesting, then per-key rate limits; all before the routes.
+  await app.register(authPlugin, { config });
+  await app.register(bodyGuardPlugin, { config });
+  await app.register(rateLimitPlugin, { config });
   await app.register(dashboardPlugin, { config });
 
   const status: StatusDeps = {

@@ -3,5 +3,5 @@ import type { FastifyInstance } from 'fastify';
 import { metrics, type StatusDeps } from '../services/status.ts';
 
 export async function metricsRoutes(app: FastifyInstance, { status }: { status: StatusDeps }): Promise<void> {
-  app.get('/metrics', async () => metrics(status));
+  app.get('/metrics', { config: { scope: 'metrics' } }, async () => metrics(status));
 }

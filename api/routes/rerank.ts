@@ -16,6 +16,7 @@ export async function rerankRoutes(app: FastifyInstance, { config }: { config: C
   app.withTypeProvider<TypeBoxTypeProvider>().post(
     '/rerank',
     {
+      config: { scope: 'rerank' },
       schema: {
         body: rerankRequestSchema(config.MAX_DOCUMENTS),
         response: { 200: RerankResponseSchema, 202: JobAcceptedSchema },

@@ -1,0 +1,139 @@
+/**
+ * Abuse probe: what hostile or maximum-size bodies cost the API process. For each probe a fresh API process (no
+ * worker: bodies are parsed, validated and queued; `Prefer: respond-async` answers at once) receives the bodies
+ * concurrently over real HTTP while /health is polled; prints the API's peak RSS (VmHWM), its worst event-loop
+ * delay (perf_hooks, preloaded), the worst /health latency, the probe's wall time and the statuses.
+ *
+ *   npm run bench:abuse [-- --redis-url redis://127.0.0.1:6379] [--only deep1,deep8,max8]
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { deleteKeysWithPrefix } from '../test/support/private-redis.ts';
+import { spawnService, type ServiceProcess } from '../test/support/processes.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379' },
+    only: { type: 'string' },
+  },
+});
+const REDIS_URL = flags['redis-url'];
+const LOOP_LAG = resolve(import.meta.dirname, 'support/loop-lag.mjs');
+
+const deep = (depth: number) => Buffer.from(`{"query":"q","documents":${'['.repeat(depth)}${']'.repeat(depth)}}`);
+/** The largest request the default limits allow: 10,000 documents of 1.6 kB (16.0 MB of a 16 MiB limit). */
+const maximal = () => {
+  const documents = Array.from({ length: 10_000 }, (_, i) => `${i} `.padEnd(1_600, 'tides rise and fall '));
+  return Buffer.from(JSON.stringify({ query: 'what causes tides', documents }));
+};
+
+interface Probe {
+  name: string;
+  what: string;
+  body: () => Buffer;
+  copies: number;
+}
+
+const PROBES: Probe[] = [
+  { name: 'deep1', what: 'one 2 MB body, arrays nested 10^6 deep', body: () => deep(1_000_000), copies: 1 },
+  { name: 'deep8', what: '8 concurrent 8 MB bodies, arrays nested 4x10^6 deep', body: () => deep(4_000_000), copies: 8 },
+  { name: 'max8', what: '8 concurrent maximum-size requests (10,000 x 1.6 kB)', body: maximal, copies: 8 },
+];
+
+function post(port: number, body: Buffer): Promise<number> {
+  return new Promise((resolvePost) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/rerank',
+        headers: { 'content-type': 'application/json', 'content-length': body.length, prefer: 'respond-async' },
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolvePost(response.statusCode ?? 0));
+      },
+    );
+    req.on('error', () => resolvePost(0)); // 0: the connection was cut
+    req.end(body);
+  });
+}
+
+/** Polls /health one request after another until stopped; returns the worst latency seen. */
+function pollHealth(base: string): { stop: () => Promise<number> } {
+  let running = true;
+  let worst = 0;
+  const loop = (async () => {
+    while (running) {
+      const started = performance.now();
+      await fetch(`${base}/health`).then((r) => r.arrayBuffer()).catch(() => undefined);
+      worst = Math.max(worst, performance.now() - started);
+      await new Promise((r) => setTimeout(r, 10)); // spacing between polls
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return worst;
+    },
+  };
+}
+
+const peakRssMb = (pid: number) => {
+  const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
+  return match ? Number(match[1]) / 1024 : NaN;
+};
+
+async function runProbe(probe: Probe, prefix: string): Promise<void> {
+  const body = probe.body();
+  const api: ServiceProcess = spawnService({
+    entry: 'api/main.ts',
+    env: { REDIS_URL, QUEUE_PREFIX: prefix, PORT: '0', LOG_LEVEL: 'info', NODE_OPTIONS: `--import ${LOOP_LAG}` },
+  });
+  try {
+    const listening = await api.waitForLine((line) => line.msg === 'api listening');
+    const port = Number(listening.port);
+    const base = `http://127.0.0.1:${port}`;
+    await fetch(`${base}/health`);
+    const idleMb = peakRssMb(api.child.pid!);
+    const lagFrom = api.lines.length;
+    const health = pollHealth(base);
+    const started = performance.now();
+    const statuses = await Promise.all(Array.from({ length: probe.copies }, () => post(port, body)));
+    const wall = performance.now() - started;
+    // One more lag report after the last answer covers the tail of the work.
+    const reports = api.lines.length;
+    await api.waitForLine((line) => line.msg === 'loop lag' && api.lines.indexOf(line) >= reports);
+    const worstHealth = await health.stop();
+    const lag = Math.max(
+      ...api.lines.slice(lagFrom).filter((line) => line.msg === 'loop lag').map((line) => Number(line.max_ms)),
+    );
+    const counts: Record<number, number> = {};
+    for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1;
+    process.stdout.write(
+      `${probe.name.padEnd(6)} ${probe.what}\n` +
+        `       API RSS idle ${idleMb.toFixed(0)} MB, peak ${peakRssMb(api.child.pid!).toFixed(0)} MB; ` +
+        `event-loop delay max ${lag.toFixed(0)} ms; /health worst ${worstHealth.toFixed(0)} ms; ` +
+        `wall ${wall.toFixed(0)} ms; statuses ${JSON.stringify(counts)}\n`,
+    );
+  } finally {
+    await api.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const only = flags.only?.split(',');
+  const prefix = `bench-abuse-${randomUUID().slice(0, 8)}`;
+  try {
+    for (const probe of PROBES.filter((p) => !only || only.includes(p.name))) await runProbe(probe, prefix);
+  } finally {
+    await deleteKeysWithPrefix(REDIS_URL, prefix);
+  }
+}
+
+await main();
