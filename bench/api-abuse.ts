@@ -4,7 +4,7 @@
  * concurrently over real HTTP while /health is polled; prints the API's peak RSS (VmHWM), its worst event-loop
  * delay (perf_hooks, preloaded), the worst /health latency, the probe's wall time and the statuses.
  *
- *   npm run bench:abuse [-- --redis-url redis://127.0.0.1:6379] [--only deep1,deep8,max8]
+ *   npm run bench:abuse [-- --redis-url redis://127.0.0.1:6379] [--only deep1,deep8,max8,burst]
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -33,32 +33,58 @@ const maximal = () => {
 interface Probe {
   name: string;
   what: string;
-  body: () => Buffer;
+  body: (index: number) => Buffer;
   copies: number;
+  /** A body per request (else one body, sent `copies` times). */
+  distinct?: boolean;
+  /** Sent without Prefer: respond-async: each request waits up to SYNC_TIMEOUT_MS for its job. */
+  sync?: boolean;
+  env?: Record<string, string>;
 }
+
+let seed = 7;
+const nextInt = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+const WORDS = 'tides rise fall sea levels moon sun ocean gravity bay fundy range tables predicted'.split(' ');
+const sentence = (words: number) => Array.from({ length: words }, () => WORDS[nextInt(WORDS.length)]).join(' ');
+/** A distinct 20-document request, as in the issue's burst. */
+const small = (index: number) =>
+  Buffer.from(JSON.stringify({ query: `burst ${index}`, documents: Array.from({ length: 20 }, () => sentence(60)) }));
 
 const PROBES: Probe[] = [
   { name: 'deep1', what: 'one 2 MB body, arrays nested 10^6 deep', body: () => deep(1_000_000), copies: 1 },
   { name: 'deep8', what: '8 concurrent 8 MB bodies, arrays nested 4x10^6 deep', body: () => deep(4_000_000), copies: 8 },
   { name: 'max8', what: '8 concurrent maximum-size requests (10,000 x 1.6 kB)', body: maximal, copies: 8 },
+  {
+    name: 'burst',
+    what: '1,000 concurrent sync 20-document requests, SYNC_TIMEOUT_MS=1000, no worker: each must 202 within 2 s',
+    body: small,
+    copies: 1_000,
+    distinct: true,
+    sync: true,
+    env: { SYNC_TIMEOUT_MS: '1000', MAX_QUEUE_DEPTH: '100000' },
+  },
 ];
 
-function post(port: number, body: Buffer): Promise<number> {
+function post(port: number, body: Buffer, sync = false): Promise<{ status: number; ms: number }> {
+  const started = performance.now();
+  const prefer: Record<string, string> = sync ? {} : { prefer: 'respond-async' };
   return new Promise((resolvePost) => {
+    const done = (status: number) => resolvePost({ status, ms: performance.now() - started });
     const req = request(
       {
         host: '127.0.0.1',
         port,
         method: 'POST',
         path: '/rerank',
-        headers: { 'content-type': 'application/json', 'content-length': body.length, prefer: 'respond-async' },
+        headers: { 'content-type': 'application/json', 'content-length': body.length, ...prefer },
+        agent: false,
       },
       (response) => {
         response.resume();
-        response.on('end', () => resolvePost(response.statusCode ?? 0));
+        response.on('end', () => done(response.statusCode ?? 0));
       },
     );
-    req.on('error', () => resolvePost(0)); // 0: the connection was cut
+    req.on('error', () => done(0)); // 0: the connection was cut
     req.end(body);
   });
 }
@@ -84,16 +110,33 @@ function pollHealth(base: string): { stop: () => Promise<number> } {
   };
 }
 
+const pct = (sorted: number[], p: number) =>
+  (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN).toFixed(0);
+
+/** CPU seconds (user + system) the process has used. */
+const cpuSeconds = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
+
 const peakRssMb = (pid: number) => {
   const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
   return match ? Number(match[1]) / 1024 : NaN;
 };
 
 async function runProbe(probe: Probe, prefix: string): Promise<void> {
-  const body = probe.body();
+  const shared = probe.distinct ? undefined : probe.body(0);
+  const bodies = Array.from({ length: probe.copies }, (_, i) => shared ?? probe.body(i));
   const api: ServiceProcess = spawnService({
     entry: 'api/main.ts',
-    env: { REDIS_URL, QUEUE_PREFIX: prefix, PORT: '0', LOG_LEVEL: 'info', NODE_OPTIONS: `--import ${LOOP_LAG}` },
+    env: {
+      REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      NODE_OPTIONS: `--import ${LOOP_LAG}`,
+      ...probe.env,
+    },
   });
   try {
     const listening = await api.waitForLine((line) => line.msg === 'api listening');
@@ -102,24 +145,28 @@ async function runProbe(probe: Probe, prefix: string): Promise<void> {
     await fetch(`${base}/health`);
     const idleMb = peakRssMb(api.child.pid!);
     const lagFrom = api.lines.length;
+    const cpuBefore = cpuSeconds(api.child.pid!);
     const health = pollHealth(base);
     const started = performance.now();
-    const statuses = await Promise.all(Array.from({ length: probe.copies }, () => post(port, body)));
+    const replies = await Promise.all(bodies.map((body) => post(port, body, probe.sync)));
     const wall = performance.now() - started;
     // One more lag report after the last answer covers the tail of the work.
     const reports = api.lines.length;
     await api.waitForLine((line) => line.msg === 'loop lag' && api.lines.indexOf(line) >= reports);
     const worstHealth = await health.stop();
+    const cpu = cpuSeconds(api.child.pid!) - cpuBefore;
     const lag = Math.max(
       ...api.lines.slice(lagFrom).filter((line) => line.msg === 'loop lag').map((line) => Number(line.max_ms)),
     );
     const counts: Record<number, number> = {};
-    for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1;
+    for (const { status } of replies) counts[status] = (counts[status] ?? 0) + 1;
+    const times = replies.map((reply) => reply.ms).sort((a, b) => a - b);
+    const latency = `answers p50 ${pct(times, 0.5)} / p99 ${pct(times, 0.99)} / max ${pct(times, 1)} ms`;
     process.stdout.write(
       `${probe.name.padEnd(6)} ${probe.what}\n` +
         `       API RSS idle ${idleMb.toFixed(0)} MB, peak ${peakRssMb(api.child.pid!).toFixed(0)} MB; ` +
         `event-loop delay max ${lag.toFixed(0)} ms; /health worst ${worstHealth.toFixed(0)} ms; ` +
-        `wall ${wall.toFixed(0)} ms; statuses ${JSON.stringify(counts)}\n`,
+        `API CPU ${cpu.toFixed(1)} s; wall ${wall.toFixed(0)} ms; ${latency}; statuses ${JSON.stringify(counts)}\n`,
     );
   } finally {
     await api.stop();

@@ -24,7 +24,10 @@ export async function rerankRoutes(app: FastifyInstance, { config }: { config: C
     },
     async (request, reply) => {
       const plan = parsePrefer(request.headers.prefer, limits);
-      const outcome = await rerank(deps, request.body, plan.waitMs);
+      // The wait counts from the request's arrival: under a burst, time spent queued behind other requests (body,
+      // parsing, validation) is part of it, or the 202 comes late. Nothing left: answer at once.
+      const waitMs = plan.waitMs === 0 ? 0 : Math.max(0, Math.round(plan.waitMs - reply.elapsedTime));
+      const outcome = await rerank(deps, request.body, waitMs);
       const applied = preferenceApplied(plan, outcome.kind === 'accepted');
       if (applied) reply.header('Preference-Applied', applied);
       if (outcome.kind === 'done') return reply.code(200).send(outcome.body);
