@@ -4,13 +4,15 @@
  * concurrently over real HTTP while /health is polled; prints the API's peak RSS (VmHWM), its worst event-loop
  * delay (perf_hooks, preloaded), the worst /health latency, the probe's wall time and the statuses.
  *
- *   npm run bench:abuse [-- --redis-url redis://127.0.0.1:6379] [--only deep1,deep8,max8,burst]
+ *   npm run bench:abuse [-- --redis-url redis://127.0.0.1:6379] [--only deep1,deep8,max8,burst,backlog]
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Queue } from 'bullmq';
+import { QUEUE_NAME, RERANK_JOB } from '../shared/queue.ts';
 import { deleteKeysWithPrefix } from '../test/support/private-redis.ts';
 import { spawnService, type ServiceProcess } from '../test/support/processes.ts';
 
@@ -40,6 +42,8 @@ interface Probe {
   /** Sent without Prefer: respond-async: each request waits up to SYNC_TIMEOUT_MS for its job. */
   sync?: boolean;
   env?: Record<string, string>;
+  /** Jobs already waiting before the probe: a worker that cannot keep up. */
+  backlog?: number;
 }
 
 let seed = 7;
@@ -61,7 +65,17 @@ const PROBES: Probe[] = [
     copies: 1_000,
     distinct: true,
     sync: true,
-    env: { SYNC_TIMEOUT_MS: '1000', MAX_QUEUE_DEPTH: '100000' },
+    env: { SYNC_TIMEOUT_MS: '1000', MAX_QUEUE_DEPTH: '1000000' },
+  },
+  {
+    name: 'backlog',
+    what: 'the same burst with 50,000 jobs already waiting (a worker that cannot keep up)',
+    body: small,
+    backlog: 50_000,
+    copies: 1_000,
+    distinct: true,
+    sync: true,
+    env: { SYNC_TIMEOUT_MS: '1000', MAX_QUEUE_DEPTH: '1000000' },
   },
 ];
 
@@ -124,7 +138,25 @@ const peakRssMb = (pid: number) => {
   return match ? Number(match[1]) / 1024 : NaN;
 };
 
+/** Fills the probe's queue with `count` small waiting jobs, as the API would have added them. */
+async function addBacklog(prefix: string, count: number): Promise<void> {
+  const queue = new Queue(QUEUE_NAME, { connection: { url: REDIS_URL }, prefix: `{${prefix}}` });
+  try {
+    for (let start = 0; start < count; start += 1_000) {
+      const jobs = Array.from({ length: Math.min(1_000, count - start) }, (_, i) => ({
+        name: RERANK_JOB,
+        data: { query: 'backlog', documents: [`waiting ${start + i}`], raw: false, model: 'm', maxLength: 64 },
+        opts: { jobId: `rr-backlog-${start + i}` },
+      }));
+      await queue.addBulk(jobs);
+    }
+  } finally {
+    await queue.close();
+  }
+}
+
 async function runProbe(probe: Probe, prefix: string): Promise<void> {
+  if (probe.backlog) await addBacklog(prefix, probe.backlog);
   const shared = probe.distinct ? undefined : probe.body(0);
   const bodies = Array.from({ length: probe.copies }, (_, i) => shared ?? probe.body(i));
   const api: ServiceProcess = spawnService({
@@ -175,11 +207,13 @@ async function runProbe(probe: Probe, prefix: string): Promise<void> {
 
 async function main(): Promise<void> {
   const only = flags.only?.split(',');
-  const prefix = `bench-abuse-${randomUUID().slice(0, 8)}`;
-  try {
-    for (const probe of PROBES.filter((p) => !only || only.includes(p.name))) await runProbe(probe, prefix);
-  } finally {
-    await deleteKeysWithPrefix(REDIS_URL, prefix);
+  for (const probe of PROBES.filter((p) => !only || only.includes(p.name))) {
+    const prefix = `bench-abuse-${randomUUID().slice(0, 8)}`;
+    try {
+      await runProbe(probe, prefix);
+    } finally {
+      await deleteKeysWithPrefix(REDIS_URL, prefix);
+    }
   }
 }
 
