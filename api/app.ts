@@ -113,11 +113,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const routeMethods = trackRouteMethods(app);
   app.setNotFoundHandler((request, reply) => sendError(routeMethods.notFound(request, reply), request, reply));
 
+  // Keys first (a bad API_KEYS stops start-up before any connection is opened), then body budget and nesting,
+  // then per-key rate limits; all before the routes.
+  await app.register(authPlugin, { config });
   await app.register(redisPlugin, { config });
   await app.register(queuePlugin, { config });
   await app.register(jobWaiterPlugin, { config });
-  // In this order: keys first, then body budget and nesting, then per-key rate limits; all before the routes.
-  await app.register(authPlugin, { config });
   await app.register(bodyGuardPlugin, { config });
   await app.register(rateLimitPlugin, { config });
   await app.register(dashboardPlugin, { config });

@@ -12,9 +12,12 @@ export class BodyBudget {
     return this.held;
   }
 
-  /** Takes `bytes` from the budget; false (and nothing taken) when they do not fit. */
+  /**
+   * Takes `bytes` from the budget; false (and nothing taken) when they do not fit. A body larger than the whole
+   * budget (a route with a larger body limit) is admitted only while nothing else is held.
+   */
   tryReserve(bytes: number): boolean {
-    if (this.held + bytes > this.limit) return false;
+    if (this.held > 0 && this.held + bytes > this.limit) return false;
     this.held += bytes;
     return true;
   }

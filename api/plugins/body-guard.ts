@@ -4,7 +4,7 @@
  * nested deeper than MAX_JSON_DEPTH is refused (400) as soon as the scanner sees it, before JSON.parse runs.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../shared/config.ts';
 import { ServiceError } from '../../shared/errors.ts';
@@ -63,6 +63,8 @@ class GuardedBody extends Transform {
 
 export const bodyGuardPlugin = fp(
   async (app: FastifyInstance, { config }: { config: Config }) => {
+    // A route may raise its own limit (bulk jobs); unknown routes have the app's.
+    const bodyLimit = (request: FastifyRequest) => request.routeOptions.bodyLimit ?? config.MAX_BODY_BYTES;
     const budget = new BodyBudget(config.MAX_INFLIGHT_BODY_BYTES);
     app.decorate('bodyBudget', budget);
 
@@ -71,8 +73,8 @@ export const bodyGuardPlugin = fp(
       if (encoding && encoding !== 'identity') throw new ServiceError('UNSUPPORTED_CONTENT_ENCODING');
       const declared = Number(request.headers['content-length'] ?? 0);
       if (!Number.isSafeInteger(declared) || declared <= 0) return;
-      // Larger than the body limit: Fastify refuses it with 413 without reading; reserve nothing for it.
-      if (declared > config.MAX_BODY_BYTES) return;
+      // Larger than the route's body limit: Fastify refuses it with 413 without reading; reserve nothing for it.
+      if (declared > bodyLimit(request)) return;
       if (!budget.tryReserve(declared)) throw new ServiceError('SERVER_BUSY', undefined, { limit: budget.limit });
       holdUntilResponseEnds(budget, reply)(declared);
     });
@@ -92,7 +94,7 @@ export const bodyGuardPlugin = fp(
       }
       // Fastify reads the body from the returned stream; an error from it becomes the request's error. pipe, not
       // pipeline, which would destroy the request (and the socket the answer needs) on our error.
-      const guarded = new GuardedBody(reserve, scanner, config.MAX_BODY_BYTES);
+      const guarded = new GuardedBody(reserve, scanner, bodyLimit(request));
       payload.on('error', (error) => guarded.destroy(error));
       return payload.pipe(guarded);
     });

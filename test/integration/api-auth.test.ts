@@ -67,6 +67,11 @@ test('each protected route: 401 without a key or with a wrong one, 403 without i
     assert.equal(wrong.statusCode, 401, route.name);
     assert.match(String(wrong.headers['www-authenticate']), /error="invalid_token"/);
 
+    if (route.method === 'GET') {
+      const head = await app.inject({ method: 'HEAD', url: route.url });
+      assert.equal(head.statusCode, 401, `HEAD ${route.url} needs the key too`);
+    }
+
     const basic = await app.inject({ method: route.method, url: route.url, headers: { authorization: `Basic ${btoa('a:b')}` } });
     assert.equal(basic.statusCode, 401, `${route.name}: basic credentials are not a bearer key`);
 

@@ -60,6 +60,9 @@ test('body budget: reserves until full, then refuses without taking anything', (
   assert.equal(budget.heldBytes, 60);
   budget.release(60);
   assert.equal(budget.tryReserve(100), true);
+  budget.release(100);
+  assert.equal(budget.tryReserve(500), true, 'larger than the budget: admitted alone');
+  assert.equal(budget.tryReserve(1), false);
 });
 
 test('route methods: which methods a path allows, for 405 + Allow', () => {
