@@ -13,7 +13,7 @@ import type { Config } from '../shared/config.ts';
 import { ServiceError, errorBody } from '../shared/errors.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { ProcessStatsSampler } from '../shared/process-stats.ts';
-import { writeClientError } from './client-errors.ts';
+import { requestTimeouts, writeClientError } from './client-errors.ts';
 import { toServiceError } from './errors.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { bodyGuardPlugin } from './plugins/body-guard.ts';
@@ -59,18 +59,6 @@ function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply)
   const retryAfter = RETRY_AFTER_SECONDS[serviceError.code];
   if (retryAfter) reply.header('Retry-After', retryAfter);
   return reply.code(serviceError.status).send(errorBody(serviceError));
-}
-
-/**
- * Node checks request deadlines only every connectionsCheckingInterval (30 s by default): check often enough for
- * the timeout to hold, and keep the headers deadline within the request's (Node requires it).
- */
-function requestTimeouts(requestTimeoutMs: number) {
-  return {
-    requestTimeout: requestTimeoutMs,
-    headersTimeout: Math.min(requestTimeoutMs, 60_000),
-    connectionsCheckingInterval: Math.min(Math.max(Math.floor(requestTimeoutMs / 10), 100), 1_000),
-  };
 }
 
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {

@@ -29,3 +29,15 @@ export function writeClientError(error: Error & { code?: string }, socket: Socke
   }
   socket.destroy();
 }
+
+/**
+ * Node checks request deadlines only every connectionsCheckingInterval (30 s by default): check often enough for
+ * the timeout to hold, and keep the headers deadline within the request's (Node requires it).
+ */
+export function requestTimeouts(requestTimeoutMs: number) {
+  return {
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: Math.min(requestTimeoutMs, 60_000),
+    connectionsCheckingInterval: Math.min(Math.max(Math.floor(requestTimeoutMs / 10), 100), 1_000),
+  };
+}
