@@ -4,7 +4,7 @@
  * concurrently over real HTTP while /health is polled; prints the API's peak RSS (VmHWM), its worst event-loop
  * delay (perf_hooks, preloaded), the worst /health latency, the probe's wall time and the statuses.
  *
- *   npm run bench:abuse [-- --redis-url redis://127.0.0.1:6379] [--only deep1,deep8,max8,burst,backlog]
+ *   npm run bench:abuse [-- --redis-url redis://127.0.0.1:6379] [--only deep1,deep8,max8,mixed,burst,backlog]
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -31,6 +31,11 @@ const maximal = () => {
   const documents = Array.from({ length: 10_000 }, (_, i) => `${i} `.padEnd(1_600, 'tides rise and fall '));
   return Buffer.from(JSON.stringify({ query: 'what causes tides', documents }));
 };
+/** Built once and shared by the probes that send many of them. */
+let maximalShared: Buffer | undefined;
+let deepShared: Buffer | undefined;
+const maximalBody = () => (maximalShared ??= maximal());
+const deepBody = () => (deepShared ??= deep(4_000_000));
 
 interface Probe {
   name: string;
@@ -58,6 +63,13 @@ const PROBES: Probe[] = [
   { name: 'deep1', what: 'one 2 MB body, arrays nested 10^6 deep', body: () => deep(1_000_000), copies: 1 },
   { name: 'deep8', what: '8 concurrent 8 MB bodies, arrays nested 4x10^6 deep', body: () => deep(4_000_000), copies: 8 },
   { name: 'max8', what: '8 concurrent maximum-size requests (10,000 x 1.6 kB)', body: maximal, copies: 8 },
+  {
+    name: 'mixed',
+    what: '8 maximum-size requests and 8 8 MB deep-nesting bodies, all at once',
+    body: (index) => (index % 2 === 0 ? maximalBody() : deepBody()),
+    copies: 16,
+    distinct: true,
+  },
   {
     name: 'burst',
     what: '1,000 concurrent sync 20-document requests, SYNC_TIMEOUT_MS=1000, no worker: each must 202 within 2 s',

@@ -106,12 +106,12 @@ export const ConfigSchema = Type.Object({
   ),
   // Hostile input and access control (docs/api.md "Access and limits").
   MAX_INFLIGHT_BODY_BYTES: Int({
-    default: 48 * 1024 * 1024,
+    default: 32 * 1024 * 1024,
     minimum: 1024,
     description:
       'Request-body bytes the API holds at once (from arrival until the answer); beyond it new bodies get 503 ' +
-      'with Retry-After before they are read. A held body costs ~4x its size in API memory; the default admits ' +
-      '3 maximum-size requests at once and keeps the API under 400 MB.',
+      'with Retry-After before they are read. A held body costs up to ~5x its size in API memory; the default ' +
+      'admits 2 maximum-size requests at once and keeps the API under 400 MB.',
   }),
   MAX_JSON_DEPTH: Int({
     default: 8,
