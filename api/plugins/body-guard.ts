@@ -80,7 +80,9 @@ export const bodyGuardPlugin = fp(
     });
 
     app.addHook('preParsing', async (request, reply, payload) => {
-      const chunked = request.headers['content-length'] === undefined;
+      const { 'content-length': length, 'transfer-encoding': transfer } = request.headers;
+      if (length === undefined && transfer === undefined) return payload; // no body
+      const chunked = length === undefined;
       const scanner = isJson(request.headers['content-type']) ? new JsonDepthScanner(config.MAX_JSON_DEPTH) : undefined;
       if (!chunked && !scanner) return payload;
       let reserve: ((bytes: number) => boolean) | undefined;
