@@ -121,8 +121,8 @@ async function ensureJob(deps: RerankDeps, jobId: string, data: RerankJobData): 
 
 /**
  * The queue's depth, read at most every DEPTH_MAX_AGE_MS and shared by the requests in between (each add counts
- * itself in): under a burst one count per interval instead of one Redis script per request, which is what kept
- * 202s of a 1,000-request burst waiting for seconds behind each other's commands.
+ * itself in): under a burst one count per interval instead of one Redis script per request, so the commands that
+ * add jobs wait behind fewer others.
  */
 const DEPTH_MAX_AGE_MS = 100;
 const depthReads = new WeakMap<RerankQueue, { at: number; depth: Promise<number> }>();
@@ -142,7 +142,10 @@ function queueDepth(queue: RerankQueue): Promise<number> {
 
 function countAdded(queue: RerankQueue): void {
   const cached = depthReads.get(queue);
-  if (cached) cached.depth = cached.depth.then((depth) => depth + 1);
+  if (!cached) return;
+  const next = cached.depth.then((depth) => depth + 1);
+  next.catch(() => undefined); // a failed read is reported to the requests that await it, never unhandled
+  cached.depth = next;
 }
 
 async function refuseWhenFull(deps: RerankDeps): Promise<void> {
