@@ -14,15 +14,20 @@ import type { Config } from '../shared/config.ts';
 import { ServiceError, errorBody } from '../shared/errors.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { ProcessStatsSampler } from '../shared/process-stats.ts';
+import { requestTimeouts, writeClientError } from './client-errors.ts';
 import { toServiceError } from './errors.ts';
+import { authPlugin } from './plugins/auth.ts';
+import { bodyGuardPlugin } from './plugins/body-guard.ts';
 import { dashboardPlugin } from './plugins/dashboard.ts';
 import { jobWaiterPlugin } from './plugins/job-waiter.ts';
 import { prometheusPlugin } from './plugins/prometheus.ts';
 import { openapiPlugin } from './plugins/openapi.ts';
 import { queuePlugin } from './plugins/queue.ts';
+import { rateLimitPlugin } from './plugins/rate-limit.ts';
 import { redisPlugin } from './plugins/redis.ts';
 import { webhookQueuePlugin } from './plugins/webhook-queue.ts';
 import { requestLogPlugin } from './plugins/request-log.ts';
+import { trackRouteMethods } from './route-methods.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -42,6 +47,7 @@ export interface AppDeps {
 const RETRY_AFTER_SECONDS: Partial<Record<ServiceError['code'], string>> = {
   QUEUE_FULL: '1',
   REDIS_UNAVAILABLE: '1',
+  SERVER_BUSY: '1',
 };
 
 function parseJson(_request: unknown, body: string, done: (error: Error | null, value?: unknown) => void): void {
@@ -78,6 +84,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     // fields are errors rather than silently removed.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     return503OnClosing: false,
+    // Slow clients: the whole request (headers and body) within REQUEST_TIMEOUT_MS, else 408 (client-errors.ts).
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    http: requestTimeouts(config.REQUEST_TIMEOUT_MS),
+    clientErrorHandler: writeClientError,
   });
 
   if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
@@ -100,15 +110,21 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     return payload;
   });
   app.setErrorHandler(sendError);
-  app.setNotFoundHandler((request, reply) => sendError(new ServiceError('ROUTE_NOT_FOUND'), request, reply));
+  const routeMethods = trackRouteMethods(app);
+  app.setNotFoundHandler((request, reply) => sendError(routeMethods.notFound(request, reply), request, reply));
 
   // Metrics and logs first: one onResponse hook each, for every route registered after them (and for 404s).
   await app.register(prometheusPlugin);
   await app.register(requestLogPlugin);
+  // Keys next (a bad API_KEYS stops start-up before any connection is opened), then body budget and nesting,
+  // then per-key rate limits; all before the routes.
+  await app.register(authPlugin, { config });
   await app.register(redisPlugin, { config });
   await app.register(queuePlugin, { config });
   await app.register(jobWaiterPlugin, { config });
   await app.register(webhookQueuePlugin, { config });
+  await app.register(bodyGuardPlugin, { config });
+  await app.register(rateLimitPlugin, { config });
   // Every BullMQ queue the API opens, for the dashboard: a new queue is one more entry here.
   const serviceQueues = [app.rerankQueue, app.webhookQueue];
   await app.register(dashboardPlugin, { config, queues: serviceQueues });

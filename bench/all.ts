@@ -18,6 +18,7 @@ const BENCHES: readonly Bench[] = [
   { script: 'engine.ts', accepts: ['--quick'] },
   { script: 'compare.ts', accepts: ['--quick', '--write'] },
   { script: 'service-load.ts', accepts: ['--quick', '--write'] },
+  { script: 'api-abuse.ts', accepts: [], full: true },
   { script: 'service.ts', accepts: [], full: true },
 ];
 

@@ -199,6 +199,39 @@ export const ConfigSchema = Type.Object({
         'REDIS_URL must be unset. One reachable node is enough: the client discovers the rest.',
     }),
   ),
+  // Hostile input and access control (docs/api.md "Access and limits").
+  MAX_INFLIGHT_BODY_BYTES: Int({
+    default: 32 * 1024 * 1024,
+    minimum: 1024,
+    description:
+      'Request-body bytes the API holds at once (from arrival until the answer); beyond it new bodies get 503 ' +
+      'with Retry-After before they are read. A held body costs up to ~5x its size in API memory; the default ' +
+      'admits 2 maximum-size requests at once and keeps the API under 400 MB.',
+  }),
+  MAX_JSON_DEPTH: Int({
+    default: 8,
+    minimum: 2,
+    maximum: 64,
+    description: 'Deepest nesting of arrays/objects a JSON body may have (requests need 3); deeper is a 400 at once.',
+  }),
+  REQUEST_TIMEOUT_MS: Int({
+    default: 30_000,
+    minimum: 100,
+    description: 'Time a client has to send a whole request (headers and body); then 408 and the connection closes.',
+  }),
+  API_KEYS: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'Comma-separated API keys (`key` or `sha256:<hex>`, optionally `:scope+scope`); unset: the API is open.',
+    }),
+  ),
+  RATE_LIMIT_MAX: Int({
+    default: 0,
+    minimum: 0,
+    description: 'Requests per key (per IP when open) per window on protected routes; 0 turns rate limiting off.',
+  }),
+  RATE_LIMIT_WINDOW_MS: Int({ default: 60_000, minimum: 100, description: 'Window of RATE_LIMIT_MAX.' }),
 });
 
 type RawConfig = Static<typeof ConfigSchema>;
@@ -236,6 +269,12 @@ export function loadConfig(env: Env = readEnv()): Config {
   if (config.MAX_SYNC_WAIT_MS < config.SYNC_TIMEOUT_MS) {
     throw new ConfigError(
       `Invalid configuration: MAX_SYNC_WAIT_MS=${config.MAX_SYNC_WAIT_MS} must be >= SYNC_TIMEOUT_MS=${config.SYNC_TIMEOUT_MS}`,
+    );
+  }
+  // Otherwise a maximum-size body could never be admitted.
+  if (config.MAX_INFLIGHT_BODY_BYTES < config.MAX_BODY_BYTES) {
+    throw new ConfigError(
+      `Invalid configuration: MAX_INFLIGHT_BODY_BYTES=${config.MAX_INFLIGHT_BODY_BYTES} must be >= MAX_BODY_BYTES=${config.MAX_BODY_BYTES}`,
     );
   }
   if (config.REDIS_URL !== undefined && config.REDIS_CLUSTER_NODES !== undefined) {

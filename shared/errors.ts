@@ -33,6 +33,15 @@ export const ERRORS = {
   WEBHOOK_DELIVERY_FAILED: { status: 502, message: 'The callback_url did not accept the notification.' },
   // Compatibility routes (Cohere, Jina, TEI): synchronous only.
   SYNC_TIMEOUT: { status: 504, message: 'The job did not finish within the wait; retry later (the retry joins it).' },
+  // Hostile input and access control.
+  NESTING_TOO_DEEP: { status: 400, message: 'The JSON body nests arrays or objects deeper than the limit.' },
+  FORBIDDEN: { status: 403, message: 'This API key does not have the scope this route needs.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'This route does not support this method.' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time.' },
+  UNSUPPORTED_CONTENT_ENCODING: { status: 415, message: 'Send the request body without Content-Encoding.' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests for this key; retry after Retry-After.' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request line or headers are larger than the limit.' },
+  SERVER_BUSY: { status: 503, message: 'The API holds as many request bodies as it may; retry later.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

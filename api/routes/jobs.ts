@@ -10,7 +10,10 @@ export async function jobRoutes(app: FastifyInstance): Promise<void> {
 
   app.withTypeProvider<TypeBoxTypeProvider>().get(
     '/jobs/:id',
-    { schema: { params: JobParamsSchema, querystring: JobQuerySchema, response: { 200: JobStatusSchema } } },
+    {
+      config: { scope: 'jobs' },
+      schema: { params: JobParamsSchema, querystring: JobQuerySchema, response: { 200: JobStatusSchema } },
+    },
     async (request) => {
       const topK = request.query.top_k === undefined ? undefined : Number(request.query.top_k);
       const status = await findJobStatus(deps, request.params.id, topK);

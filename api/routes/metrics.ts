@@ -11,7 +11,7 @@ import { metrics, type StatusDeps } from '../services/status.ts';
 export async function metricsRoutes(app: FastifyInstance, { status }: { status: StatusDeps }): Promise<void> {
   app.withTypeProvider<TypeBoxTypeProvider>().get(
     '/metrics',
-    { schema: { querystring: MetricsQuerySchema } },
+    { schema: { querystring: MetricsQuerySchema }, config: { scope: 'metrics' } },
     async (request, reply) => {
       const snapshot = await metrics(status);
       // Caches must not serve one format to a client that asked for the other.

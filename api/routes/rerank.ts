@@ -17,6 +17,7 @@ export async function rerankRoutes(app: FastifyInstance, { config }: { config: C
   app.withTypeProvider<TypeBoxTypeProvider>().post(
     '/rerank',
     {
+      config: { scope: 'rerank' },
       schema: {
         body: rerankRequestSchema(config.MAX_DOCUMENTS),
         response: { 200: RerankResponseSchema, 202: JobAcceptedSchema },
@@ -24,7 +25,10 @@ export async function rerankRoutes(app: FastifyInstance, { config }: { config: C
     },
     async (request, reply) => {
       const plan = parsePrefer(request.headers.prefer, limits);
-      const outcome = await rerank(deps, request.body, plan.waitMs);
+      // The wait counts from the request's arrival: under a burst, time spent queued behind other requests (body,
+      // parsing, validation) is part of it, or the 202 comes late. Nothing left: answer at once.
+      const waitMs = plan.waitMs === 0 ? 0 : Math.max(0, Math.round(plan.waitMs - reply.elapsedTime));
+      const outcome = await rerank(deps, request.body, waitMs);
       // The request's log line (plugins/request-log.ts) names the job it ran or joined, and its stage timings.
       const { jobId, timings } = outcome;
       request.log = request.log.child({ jobId, ...(timings && roundedTimings(timings)) });

@@ -7,9 +7,14 @@ import type { RerankJobData } from '../../shared/queue.ts';
 
 /** "rr-" keeps the id from ever being all digits (BullMQ reads those as its own counters); hex has no ':'. */
 export function jobIdFor(data: RerankJobData): string {
-  // An array fixes the field order, so the same request always hashes the same.
-  const key = [data.model, data.maxLength, data.raw, data.query, data.documents];
-  // Chunk settings change the scores; left out when absent, so truncating jobs keep their ids.
-  const canonical = JSON.stringify(data.chunk ? [...key, data.chunk.overlapTokens, data.chunk.maxChunks] : key);
-  return `rr-${createHash('sha256').update(canonical).digest('hex')}`;
+  // An array fixes the field order, so the same request always hashes the same. Chunk settings change the scores;
+  // left out when absent, so truncating jobs keep their ids. Documents are hashed one by one, each after its length
+  // (which keeps the input unambiguous): serialising 16 MB of them into one string first held the event loop for
+  // hundreds of milliseconds.
+  const key = [data.model, data.maxLength, data.raw, data.query, data.documents.length];
+  const hash = createHash('sha256').update(
+    JSON.stringify(data.chunk ? [...key, data.chunk.overlapTokens, data.chunk.maxChunks] : key),
+  );
+  for (const document of data.documents) hash.update(`${document.length}:`).update(document);
+  return `rr-${hash.digest('hex')}`;
 }

@@ -47,15 +47,19 @@ export interface FoundJob {
 }
 
 /**
- * The job and its state, or undefined when there is no such job (never created, or past its retention). State
- * first: a job read after it was seen finished carries its result or failure reason; read the other way round,
- * a job finishing in between would look finished without either.
+ * The job and its state, or undefined when there is no such job (never created, or past its retention). The job
+ * first: for an id with no job (every new request) that is one cheap read, where getJobState would scan the
+ * waiting list (LPOS: O(queue depth) per lookup, quadratic under a burst). A job that finished between the two
+ * reads is read again, so a finished job always carries its result or failure reason.
  */
 export async function lookupJob(queue: RerankQueue, jobId: string): Promise<FoundJob | undefined> {
+  let job = await queue.getJob(jobId);
+  if (!job) return undefined;
   const state = await queue.getJobState(jobId);
   if (state === 'unknown') return undefined;
-  const job = await queue.getJob(jobId);
-  return job && { job, state };
+  const finishedUnseen = (state === 'completed' && job.returnvalue == null) || (state === 'failed' && !job.failedReason);
+  if (finishedUnseen) job = (await queue.getJob(jobId)) ?? job;
+  return { job, state };
 }
 
 export async function findJobStatus(deps: JobsDeps, jobId: string, topK?: number): Promise<JobStatus | undefined> {

@@ -15,6 +15,7 @@ import {
 } from '../../shared/schemas/rerank.ts';
 import { jobIdFor } from './job-id.ts';
 import type { JobWaiter, WaitOutcome } from './job-waiter.ts';
+import type { RerankQueue } from '../plugins/queue.ts';
 import { failureOf, lookupJob, statusOf, type JobsDeps } from './jobs.ts';
 import { chunkSettings } from './long-documents.ts';
 import { rankResult } from './rankings.ts';
@@ -23,6 +24,24 @@ export interface RerankDeps extends JobsDeps {
   config: Config;
   waiter: JobWaiter;
 }
+
+/** How long a wait that timed out may still spend looking the job up before answering 202. */
+const LOOKUP_AFTER_TIMEOUT_MS = 200;
+const TOO_LATE = Symbol('too late');
+
+/** The promise's value, or TOO_LATE when it takes longer than `ms` (it carries on; its result is dropped). */
+async function settleWithin<T>(ms: number, promise: Promise<T>): Promise<T | typeof TOO_LATE> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<typeof TOO_LATE>((resolve) => {
+    timer = setTimeout(() => resolve(TOO_LATE), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 
 /**
  * jobId and the job's stage timings (once it has run) travel along for the response headers and the log; tokens
@@ -90,8 +109,10 @@ export async function rerank(deps: RerankDeps, request: RerankRequest, waitMs: n
     case 'unavailable':
       throw new ServiceError('REDIS_UNAVAILABLE');
     case 'timeout': {
-      // It may have finished just now; otherwise say where it is.
-      const found = await deps.withRedis(() => lookupJob(deps.queue, jobId));
+      // It may have finished just now; otherwise say where it is. Bounded: under a burst this lookup queues
+      // behind every other request's Redis commands, and the 202 is due now; without an answer, say 'queued'.
+      const found = await settleWithin(LOOKUP_AFTER_TIMEOUT_MS, deps.withRedis(() => lookupJob(deps.queue, jobId)));
+      if (found === TOO_LATE) return accepted('queued');
       if (found?.state === 'completed' && found.job.returnvalue) return done(found.job.returnvalue);
       if (found?.state === 'failed') throw failureOf(found.job.failedReason);
       return accepted(found ? statusOf(found.state) : 'queued');
@@ -120,14 +141,43 @@ async function ensureJob(deps: RerankDeps, jobId: string, data: RerankJobData): 
   }
   await refuseWhenFull(deps);
   // A concurrent identical request may add it first: BullMQ then keeps the existing job, which is what we want.
+  countAdded(queue);
   // The job name is only for people (the dashboard); the worker does not look at it.
   await queue.add(jobDisplayName(data.query, data.documents.length), data, { jobId });
   return undefined;
 }
 
+/**
+ * The queue's depth, read at most every DEPTH_MAX_AGE_MS and shared by the requests in between (each add counts
+ * itself in): under a burst one count per interval instead of one Redis script per request, so the commands that
+ * add jobs wait behind fewer others.
+ */
+const DEPTH_MAX_AGE_MS = 100;
+const depthReads = new WeakMap<RerankQueue, { at: number; depth: Promise<number> }>();
+
+function queueDepth(queue: RerankQueue): Promise<number> {
+  const cached = depthReads.get(queue);
+  if (cached && performance.now() - cached.at < DEPTH_MAX_AGE_MS) return cached.depth;
+  const depth = queue
+    .getJobCounts('waiting', 'prioritized')
+    .then((counts) => (counts.waiting ?? 0) + (counts.prioritized ?? 0));
+  const read = { at: performance.now(), depth };
+  depthReads.set(queue, read);
+  // A failed read is not shared: the next request reads again.
+  read.depth.catch(() => depthReads.get(queue) === read && depthReads.delete(queue));
+  return read.depth;
+}
+
+function countAdded(queue: RerankQueue): void {
+  const cached = depthReads.get(queue);
+  if (!cached) return;
+  const next = cached.depth.then((depth) => depth + 1);
+  next.catch(() => undefined); // a failed read is reported to the requests that await it, never unhandled
+  cached.depth = next;
+}
+
 async function refuseWhenFull(deps: RerankDeps): Promise<void> {
-  const counts = await deps.queue.getJobCounts('waiting', 'prioritized');
-  const depth = (counts.waiting ?? 0) + (counts.prioritized ?? 0);
+  const depth = await queueDepth(deps.queue);
   if (depth >= deps.config.MAX_QUEUE_DEPTH) {
     throw new ServiceError('QUEUE_FULL', undefined, { depth, limit: deps.config.MAX_QUEUE_DEPTH });
   }
