@@ -18,6 +18,7 @@ import { dashboardPlugin } from './plugins/dashboard.ts';
 import { jobWaiterPlugin } from './plugins/job-waiter.ts';
 import { queuePlugin } from './plugins/queue.ts';
 import { redisPlugin } from './plugins/redis.ts';
+import { bulkRoutes } from './routes/bulk.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -104,7 +105,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     withRedis: app.withRedis,
   };
   await app.register(rerankRoutes, { config });
-  await app.register(jobRoutes);
+  await app.register(jobRoutes, { config });
+  await app.register(bulkRoutes, { config });
   await app.register(healthRoutes, { status });
   await app.register(metricsRoutes, { status });
   return app;

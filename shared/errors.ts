@@ -25,6 +25,19 @@ export const ERRORS = {
   INVALID_JOB_DATA: { status: 422, message: 'The job data cannot be processed.' },
   INFERENCE_FAILED: { status: 500, message: 'The model failed to score the documents.' },
   INTERNAL_ERROR: { status: 500, message: 'Internal error.' },
+  // Bulk jobs (POST /jobs)
+  NO_REQUESTS: { status: 400, message: 'requests must hold at least one request.' },
+  INVALID_IDEMPOTENCY_KEY: { status: 400, message: 'Idempotency-Key must be 1 to 255 visible ASCII characters.' },
+  TOO_MANY_REQUESTS_IN_JOB: { status: 413, message: 'The bulk job has more requests than the limit.' },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 409,
+    message: 'This Idempotency-Key was used with a different body; use a new key for a new job.',
+  },
+  RESULT_NOT_READY: { status: 409, message: 'The job has not completed; poll its status until it has.' },
+  JOB_NOT_CANCELLABLE: {
+    status: 409,
+    message: 'Only bulk jobs can be cancelled: a /rerank job is shared by every identical request.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

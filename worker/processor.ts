@@ -13,10 +13,12 @@ export interface ProcessorOptions {
   /** The configured model name, the same one the API puts in job data and dedupe keys. */
   model: string;
   stats: WorkerStats;
+  /** Stores a job's scores where the API reads them (shared/results.ts: a key per job, kept with the job). */
+  storeScores(jobId: string, scores: readonly number[]): Promise<void>;
 }
 
 /** The fields of a BullMQ job the processor reads; tests pass plain objects. */
-export type ProcessableJob = Pick<Job<unknown>, 'data' | 'timestamp' | 'processedOn'>;
+export type ProcessableJob = Pick<Job<unknown>, 'id' | 'data' | 'timestamp' | 'processedOn'>;
 
 type ScoredInput = Pick<RerankJobData, 'query' | 'documents' | 'raw'>;
 
@@ -33,7 +35,7 @@ export function jobDataProblem(data: unknown): string | undefined {
 }
 
 export function createProcessor(options: ProcessorOptions): (job: ProcessableJob) => Promise<RerankJobResult> {
-  const { engine, workerId, model, stats } = options;
+  const { engine, workerId, model, stats, storeScores } = options;
   return async (job) => {
     const problem = jobDataProblem(job.data);
     if (problem !== undefined) {
@@ -47,11 +49,12 @@ export function createProcessor(options: ProcessorOptions): (job: ProcessableJob
     stats.active += 1;
     try {
       const { scores, timings } = await engine.score(query, documents, { raw });
+      await storeScores(String(job.id), scores);
       const totalMs = queueMs + (performance.now() - started);
       stats.latency.record({ queue: queueMs, tokenize: timings.tokenizeMs, inference: timings.inferenceMs, total: totalMs });
       stats.completed += 1;
       return {
-        scores,
+        count: scores.length,
         model,
         workerId,
         timings: { queueMs, tokenizeMs: timings.tokenizeMs, inferenceMs: timings.inferenceMs },

@@ -39,7 +39,8 @@ export async function dashboardPlugin(app: FastifyInstance, { config }: { config
   if (!user || !password) return;
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(BASE_PATH);
-  createBullBoard({ queues: [new BullMQAdapter(app.rerankQueue, { readOnlyMode: false })], serverAdapter });
+  const queues = [app.rerankQueue, app.bulkQueue].map((queue) => new BullMQAdapter(queue, { readOnlyMode: false }));
+  createBullBoard({ queues, serverAdapter });
   app.addHook('onRequest', basicAuth(user, password));
   await app.register(serverAdapter.registerPlugin(), { prefix: BASE_PATH });
   app.log.info({ path: BASE_PATH }, 'dashboard enabled');

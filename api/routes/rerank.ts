@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../../shared/config.ts';
 import { JobAcceptedSchema, RerankResponseSchema, rerankRequestSchema } from '../../shared/schemas/rerank.ts';
+import { keyPrefix } from '../../shared/queue.ts';
 import { parsePrefer, preferenceApplied } from '../prefer.ts';
 import { rerank, type RerankDeps } from '../services/rerank.ts';
 
@@ -10,7 +11,14 @@ import { rerank, type RerankDeps } from '../services/rerank.ts';
 const POLL_AFTER_SECONDS = '1';
 
 export async function rerankRoutes(app: FastifyInstance, { config }: { config: Config }): Promise<void> {
-  const deps: RerankDeps = { config, queue: app.rerankQueue, waiter: app.jobWaiter, withRedis: app.withRedis };
+  const deps: RerankDeps = {
+    config,
+    queue: app.rerankQueue,
+    redis: app.redis,
+    prefix: keyPrefix(config),
+    waiter: app.jobWaiter,
+    withRedis: app.withRedis,
+  };
   const limits = { defaultWaitMs: config.SYNC_TIMEOUT_MS, maxWaitMs: config.MAX_SYNC_WAIT_MS };
 
   app.withTypeProvider<TypeBoxTypeProvider>().post(

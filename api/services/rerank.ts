@@ -8,7 +8,8 @@ import { RERANK_JOB, type RerankJobData } from '../../shared/queue.ts';
 import type { JobAccepted, JobStatusValue, RerankRequest, RerankResponse } from '../../shared/schemas/rerank.ts';
 import { jobIdFor } from './job-id.ts';
 import type { JobWaiter, WaitOutcome } from './job-waiter.ts';
-import { failureOf, lookupJob, statusOf, type JobsDeps } from './jobs.ts';
+import { completedScores, failureOf, lookupJob, statusOf, type JobsDeps } from './jobs.ts';
+import { resultKey } from '../../shared/results.ts';
 import { rankScores } from './rankings.ts';
 
 export interface RerankDeps extends JobsDeps {
@@ -55,8 +56,12 @@ export async function rerank(deps: RerankDeps, request: RerankRequest, waitMs: n
   }
   const outcome = await wait.promise;
   switch (outcome.status) {
-    case 'completed':
-      return { kind: 'done', body: rankScores(outcome.result.scores, request.top_k) };
+    case 'completed': {
+      // The event carries no scores (they would bloat the events stream): they are in the job's result key.
+      const scores = await completedScores(deps, jobId);
+      if (!scores) throw new ServiceError('JOB_NOT_FOUND', 'The result expired before it could be read.');
+      return { kind: 'done', body: rankScores(scores, request.top_k) };
+    }
     case 'failed':
       throw failureOf(outcome.failedReason);
     case 'unavailable':
@@ -64,9 +69,8 @@ export async function rerank(deps: RerankDeps, request: RerankRequest, waitMs: n
     case 'timeout': {
       // It may have finished just now; otherwise say where it is.
       const found = await deps.withRedis(() => lookupJob(deps.queue, jobId));
-      if (found?.state === 'completed' && found.job.returnvalue) {
-        return { kind: 'done', body: rankScores(found.job.returnvalue.scores, request.top_k) };
-      }
+      const scores = found?.state === 'completed' ? await completedScores(deps, jobId) : undefined;
+      if (scores) return { kind: 'done', body: rankScores(scores, request.top_k) };
       if (found?.state === 'failed') throw failureOf(found.job.failedReason);
       return accepted(found ? statusOf(found.state) : 'queued');
     }
@@ -80,16 +84,15 @@ export async function rerank(deps: RerankDeps, request: RerankRequest, waitMs: n
 async function ensureJob(deps: RerankDeps, jobId: string, data: RerankJobData): Promise<WaitOutcome | undefined> {
   const { queue } = deps;
   const found = await lookupJob(queue, jobId);
-  if (found?.state === 'completed' && found.job.returnvalue) {
-    return { status: 'completed', result: found.job.returnvalue };
-  }
-  if (found?.state === 'failed') {
-    // A failure is not served forever: drop it and run the request again. Should an identical request race us
+  const hasResult = found?.state === 'completed' && (await deps.redis.exists(resultKey(deps.prefix, jobId))) === 1;
+  if (found && hasResult) return { status: 'completed', result: found.job.returnvalue };
+  if (found?.state === 'failed' || found?.state === 'completed') {
+    // A failure is not served forever, and a completed job whose result has expired is as good as gone: drop it and run the request again. Should an identical request race us
     // here, it removes our fresh job at worst (or fails to, while a worker holds it) and adds the same one again;
     // waits are keyed by job id, so every waiter still hears of the one that completes. Redis trouble shows up in
     // the add below.
     await found.job.remove().catch(() => undefined);
-  } else if (found && found.state !== 'completed') {
+  } else if (found) {
     return undefined; // queued or active: join it
   }
   await refuseWhenFull(deps);

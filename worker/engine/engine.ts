@@ -122,7 +122,7 @@ class Engine implements RerankEngine {
   score(query: string, documents: readonly string[], options: ScoreOptions = {}) {
     if (this.closing) return Promise.reject(new EngineError('INFERENCE_FAILED', 'Engine is closed'));
     // Whatever fails inside one call (tokenizer included) is that call's INFERENCE_FAILED.
-    const call = runPipeline(this.parts, query, documents, options.raw ?? false).catch((err: unknown) => {
+    const call = runPipeline(this.parts, query, documents, options).catch((err: unknown) => {
       if (err instanceof EngineError) throw err;
       const reason = err instanceof Error ? err.message : String(err);
       throw new EngineError('INFERENCE_FAILED', `Scoring failed: ${reason}`, { cause: err });

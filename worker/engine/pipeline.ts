@@ -9,7 +9,7 @@ import type { BatchPlanOptions } from './batcher.ts';
 import { BatchScheduler, type ScheduledCall } from './scheduler.ts';
 import type { OnnxSession } from './session.ts';
 import type { EncodedPair, PairTokenizer } from './tokenizer.ts';
-import type { ScoreResult } from './types.ts';
+import { EngineError, type ScoreOptions, type ScoreResult } from './types.ts';
 
 export interface PipelineOptions extends BatchPlanOptions {
   /**
@@ -66,10 +66,18 @@ export function runPipeline(
   parts: PipelineParts,
   query: string,
   documents: readonly string[],
-  raw: boolean,
+  options: ScoreOptions = {},
 ): Promise<ScoreResult> {
-  const call = parts.scheduler.open(documents.length, raw);
-  if (documents.length > 0) feed(parts, call, query, documents).catch((err: unknown) => call.fail(err));
+  const { signal } = options;
+  const call = parts.scheduler.open(documents.length, options.raw ?? false, options.priority === 'bulk');
+  if (signal) {
+    const abort = () => call.fail(new EngineError('CANCELLED', 'Scoring was cancelled'));
+    if (signal.aborted) abort();
+    signal.addEventListener('abort', abort, { once: true });
+    const forget = () => signal.removeEventListener('abort', abort);
+    call.result.then(forget, forget);
+  }
+  if (documents.length > 0 && !call.settled) feed(parts, call, query, documents).catch((err: unknown) => call.fail(err));
   return call.result;
 }
 

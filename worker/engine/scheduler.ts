@@ -44,6 +44,8 @@ export class ScheduledCall {
     private readonly scheduler: BatchScheduler,
     count: number,
     private readonly raw: boolean,
+    /** Bulk calls yield to interactive ones (see takeRound). */
+    readonly bulk = false,
   ) {
     this.scores = new Array<number>(count).fill(Number.NaN);
     this.unscored = count;
@@ -133,8 +135,8 @@ export class BatchScheduler {
   constructor(private readonly options: SchedulerOptions) {}
 
   /** Registers one score() call of `count` documents; it resolves once all of them are scored. */
-  open(count: number, raw: boolean): ScheduledCall {
-    return new ScheduledCall(this, count, raw);
+  open(count: number, raw: boolean, bulk = false): ScheduledCall {
+    return new ScheduledCall(this, count, raw, bulk);
   }
 
   /** Called by a call that has pending pairs; starts the loop if idle. */
@@ -157,13 +159,20 @@ export class BatchScheduler {
     }
   }
 
-  /** Up to roundSize rows, taking from each queued call once, in turn; a call with rows left goes to the back. */
+  /**
+   * Up to roundSize rows, taking from each queued call once, in turn; a call with rows left goes to the back.
+   * Interactive calls first: while any has rows pending, the round takes no bulk rows (mixed in, they would be
+   * length-sorted into every batch of the round); a bulk-only round is one batch, so that an interactive call
+   * arriving meanwhile waits for at most that batch.
+   */
   private takeRound(): Row[] {
+    const interactive = this.queue.some((call) => !call.bulk && !call.settled && call.pendingCount > 0);
+    const size = interactive ? this.options.roundSize : this.options.maxRows;
     const rows: Row[] = [];
-    for (let visits = this.queue.length; visits > 0 && rows.length < this.options.roundSize; visits--) {
+    for (let visits = this.queue.length; visits > 0 && rows.length < size; visits--) {
       const call = this.queue.shift() as ScheduledCall;
       if (call.settled) continue;
-      rows.push(...call.take(this.options.roundSize - rows.length));
+      if (!(interactive && call.bulk)) rows.push(...call.take(size - rows.length));
       if (call.pendingCount > 0) this.queue.push(call);
     }
     return rows;

@@ -22,6 +22,13 @@ export interface EngineOptions {
 export interface ScoreOptions {
   /** Return raw logits instead of sigmoid(logit). */
   raw?: boolean;
+  /**
+   * 'bulk' pairs yield to 'interactive' ones (the default): a round of batches with interactive pairs takes no bulk
+   * pairs, and a bulk-only round is one batch, so an interactive call waits at most for one batch in flight.
+   */
+  priority?: 'interactive' | 'bulk';
+  /** Aborting stops the call before its next batch (CANCELLED); nothing more of it is scored. */
+  signal?: AbortSignal;
 }
 
 /** Where the time of one score() call went, for metrics and logs. */
@@ -71,7 +78,7 @@ export interface RerankEngine {
   close(): Promise<void>;
 }
 
-export type EngineErrorCode = 'MODEL_NOT_FOUND' | 'MODEL_INVALID' | 'INVALID_OPTIONS' | 'INFERENCE_FAILED';
+export type EngineErrorCode = 'MODEL_NOT_FOUND' | 'MODEL_INVALID' | 'INVALID_OPTIONS' | 'INFERENCE_FAILED' | 'CANCELLED';
 
 /**
  * Start-up errors (MODEL_*, INVALID_OPTIONS: a bad EngineOptions value) are fatal for the process;
