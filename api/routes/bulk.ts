@@ -2,6 +2,7 @@
  * Bulk jobs: POST /jobs (always 202), GET /jobs/:id/result (pages) and DELETE /jobs/:id (cancel or delete).
  * GET /jobs/:id of either kind of job is in jobs.ts.
  */
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
@@ -19,10 +20,13 @@ import {
 } from '../../shared/schemas/bulk.ts';
 import { JobParamsSchema } from '../../shared/schemas/rerank.ts';
 import { cancelBulkJob } from '../services/bulk/cancel.ts';
+import { readNdjsonBody } from '../services/bulk/ndjson.ts';
 import { checkIdempotencyKey, submitBulk, type BulkDeps } from '../services/bulk/submit.ts';
 import { bulkJobStatus, bulkResultPage, findBulkRecord, pageBounds } from '../services/bulk/view.ts';
 import { completedScores, lookupJob, type JobsDeps } from '../services/jobs.ts';
 import { rankScores } from '../services/rankings.ts';
+
+const NDJSON = 'application/x-ndjson';
 
 /** Seconds a client should wait before polling a bulk job: they take seconds to minutes. */
 const POLL_AFTER_SECONDS = '2';
@@ -37,16 +41,24 @@ export async function bulkRoutes(app: FastifyInstance, { config }: { config: Con
     maxDocuments: config.MAX_DOCUMENTS,
   };
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
+  // NDJSON bodies reach the handler as the raw stream, read line by line there (services/bulk/ndjson.ts). This
+  // plugin is encapsulated: the parser serves these routes only.
+  app.addContentTypeParser(NDJSON, (_request, payload, done) => done(null, payload));
+  const ndjsonLimits = { maxBytes: config.MAX_BULK_BODY_BYTES, maxDocuments: config.MAX_BULK_DOCUMENTS };
 
   typed.post(
     '/jobs',
     {
       bodyLimit: config.MAX_BULK_BODY_BYTES,
-      schema: { body: bulkBodySchema(limits), response: { 202: BulkAcceptedSchema } },
+      schema: {
+        body: { content: { 'application/json': { schema: bulkBodySchema(limits) }, [NDJSON]: { schema: {} } } },
+        response: { 202: BulkAcceptedSchema },
+      },
     },
     async (request, reply) => {
       const key = checkIdempotencyKey(request.headers['idempotency-key']);
-      const accepted = await submitBulk(deps, request.body as BulkBody, key);
+      const body = request.body instanceof Readable ? await readNdjsonBody(request.body, ndjsonLimits) : request.body;
+      const accepted = await submitBulk(deps, body as BulkBody, key);
       return reply
         .code(202)
         .header('Location', accepted.status_url)

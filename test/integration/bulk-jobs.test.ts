@@ -302,3 +302,38 @@ test('interactive first: a /rerank completes while a large bulk job is still run
   assert.ok(bulk.body.progress.done < bulk.body.progress.total);
   await call(`/jobs/${id}`, { method: 'DELETE' });
 });
+
+test('application/x-ndjson: header line, then one document per line; the same job and the same errors', async () => {
+  const post = async (lines: string[]) => {
+    const response = await fetch(`${base}/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: `${lines.join('\n')}\n`,
+    });
+    return { status: response.status, body: (await response.json()) as any };
+  };
+  const documents = docs(230, 8);
+  const lines = documents.map((document, i) => JSON.stringify(i % 2 ? document : { text: document }));
+  const accepted = await post([JSON.stringify({ query: 'stone harbor', top_k: 50 }), ...lines]);
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+  const { final } = await untilFinished(accepted.body.job_id);
+  assert.deepEqual(final.body.progress, { done: 230, total: 230 });
+  const json = await call('/jobs', { body: { query: 'stone harbor', top_k: 50, documents } });
+  const { final: jsonFinal } = await untilFinished(json.body.job_id);
+  assert.deepEqual(final.body.result.rankings, jsonFinal.body.result.rankings);
+
+  const bad: [string[], number, string, unknown?][] = [
+    [[JSON.stringify({ query: 'q' }), '"a"', '{"txt": "b"}'], 400, 'INVALID_DOCUMENT', { index: 1 }],
+    [[JSON.stringify({ query: 'q' }), '"a"', 'not json'], 400, 'INVALID_DOCUMENT', { index: 1 }],
+    [[JSON.stringify({ query: 'q', topk: 2 }), '"a"'], 400, 'UNKNOWN_FIELD', { field: 'topk' }],
+    [[JSON.stringify({ query: '' }), '"a"'], 400, 'EMPTY_QUERY'],
+    [[JSON.stringify({ query: 'q' })], 400, 'NO_DOCUMENTS'],
+    [[JSON.stringify({ query: 'q' }), ...Array(60_001).fill('"a"')], 413, 'TOO_MANY_DOCUMENTS', { limit: 60_000 }],
+  ];
+  for (const [body, status, code, details] of bad) {
+    const reply = await post(body);
+    assert.equal(reply.status, status, `${body.slice(0, 3).join(' | ')}: ${JSON.stringify(reply.body)}`);
+    assert.equal(reply.body.error.code, code);
+    if (details) assert.deepEqual(reply.body.error.details, details);
+  }
+});
