@@ -4,7 +4,8 @@
  */
 import type { Config } from '../../shared/config.ts';
 import { ServiceError } from '../../shared/errors.ts';
-import { RERANK_JOB, type RerankJobData } from '../../shared/queue.ts';
+import { jobDisplayName } from '../../shared/job-name.ts';
+import type { RerankJobData } from '../../shared/queue.ts';
 import type { JobAccepted, JobStatusValue, RerankRequest, RerankResponse } from '../../shared/schemas/rerank.ts';
 import { jobIdFor } from './job-id.ts';
 import type { JobWaiter, WaitOutcome } from './job-waiter.ts';
@@ -97,7 +98,8 @@ async function ensureJob(deps: RerankDeps, jobId: string, data: RerankJobData): 
   }
   await refuseWhenFull(deps);
   // A concurrent identical request may add it first: BullMQ then keeps the existing job, which is what we want.
-  await queue.add(RERANK_JOB, data, { jobId });
+  // The name is for people on the dashboard; nothing dispatches on it.
+  await queue.add(jobDisplayName(data.query, data.documents.length), data, { jobId });
   return undefined;
 }
 

@@ -146,6 +146,10 @@ test('form 1: 202, progress up to total, two workers share the chunks, the merge
   assert.ok(Date.parse(status.started_at) >= Date.parse(status.created_at));
   assert.equal(status.result.rankings.length, 1_000, 'first page inline');
   assert.equal(status.result_url, `/jobs/${status.job_id}/result`);
+  // The dashboard shows the finished bulk job (its merge step) under a readable name; its chunks are gone.
+  const merge = await bulkQueue.getJob(status.job_id);
+  assert.equal(merge?.name, '"copper fox by the river" × 2,000');
+  assert.equal(await bulkQueue.getJob(`${status.job_id}-0`), undefined);
 
   const rankings = await allPages(status.job_id, 700);
   assert.equal(rankings.length, 2_000);

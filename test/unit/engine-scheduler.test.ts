@@ -113,6 +113,7 @@ describe('BatchScheduler', () => {
       tokenBudget: 1000,
       maxRows: 2,
       roundSize: 8,
+      bulkRows: 2,
       padId: 0,
       run: async (batch) => {
         runs.push(batch.rows);
@@ -139,7 +140,7 @@ describe('BatchScheduler', () => {
     assert.deepEqual((await d.result).scores, [30]);
   });
 
-  it('interactive rows go before bulk rows: bulk waits a whole batch at most, and is never mixed in', async () => {
+  it('interactive rows go before bulk rows: they wait for one small bulk batch at most, never mixed in', async () => {
     const batches: string[] = [];
     const owner = new Map<number, string>([[7, 'bulk'], [8, 'interactive']]);
     let firstBatchStarted: () => void = () => {};
@@ -150,6 +151,7 @@ describe('BatchScheduler', () => {
       tokenBudget: 1000,
       maxRows: 2,
       roundSize: 8,
+      bulkRows: 1,
       padId: 0,
       run: async (batch) => {
         const kinds = new Set(Array.from(batch.inputIds, (id) => owner.get(Number(id))).filter(Boolean));
@@ -169,7 +171,8 @@ describe('BatchScheduler', () => {
     interactive.push(0, Array.from({ length: 4 }, () => pair(3, 8)));
     interactivePushed();
     await Promise.all([bulk.result, interactive.result]);
-    assert.deepEqual(batches, ['bulk', 'interactive', 'interactive', 'bulk', 'bulk', 'bulk']);
+    // Bulk rounds are one batch of bulkRows (1 here); the interactive call takes the next round, in maxRows batches.
+    assert.deepEqual(batches, ['bulk', 'interactive', 'interactive', ...Array(7).fill('bulk')]);
   });
 
   it('an aborted call stops before its next batch and rejects CANCELLED', async () => {

@@ -22,6 +22,12 @@ export interface PipelineOptions extends BatchPlanOptions {
 
 /** Chunks of this many batches are tokenized ahead: enough for length-sorting to cut padding. */
 const CHUNK_BATCHES = 4;
+/**
+ * Rows per batch of bulk pairs. Measured with real processes (bench/bulk.ts setup, 2 threads, load ~10): p50 of a
+ * 20-document /rerank beside a bulk job 108 ms at 32 rows, 61 at 16, 39 at 8, 34 at 4 (idle ~20 ms); batch 8 costs
+ * bulk work ~14% of its throughput (BENCHMARKS.md, 2,511 vs 2,911 pairs/s).
+ */
+const BULK_BATCH_ROWS = 8;
 
 export function pipelineOptions(batch: BatchPlanOptions): PipelineOptions {
   return { ...batch, chunkSize: batch.maxRows * CHUNK_BATCHES };
@@ -51,6 +57,7 @@ export function pipelineParts(tokenizer: PairTokenizer, session: OnnxSession, ba
     tokenBudget: options.tokenBudget,
     maxRows: options.maxRows,
     roundSize: options.chunkSize,
+    bulkRows: Math.min(BULK_BATCH_ROWS, options.maxRows),
     padId: tokenizer.padId,
     run: (padded) => session.run(padded),
   });

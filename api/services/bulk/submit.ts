@@ -61,12 +61,16 @@ export async function submitBulk(deps: BulkDeps, body: BulkBody, key?: string): 
 /** Claims the key for this job; returns the earlier job made with it (same body), or throws (another body). */
 async function claimKey(deps: BulkDeps, key: string, id: string, contentHash: string): Promise<BulkAccepted | undefined> {
   const redisKey = idempotencyKey(deps.prefix, key);
-  const claimed = await deps.redis.set(redisKey, `${id} ${contentHash}`, 'EX', deps.config.RETAIN_COMPLETED_SECONDS, 'NX');
-  if (claimed === 'OK') return undefined;
+  const value = `${id} ${contentHash}`;
+  const ttl = deps.config.RETAIN_COMPLETED_SECONDS;
+  if ((await deps.redis.set(redisKey, value, 'EX', ttl, 'NX')) === 'OK') return undefined;
   const [earlierId = '', earlierHash] = (await deps.redis.get(redisKey))?.split(' ') ?? [];
   if (earlierHash !== contentHash) throw new ServiceError('IDEMPOTENCY_KEY_REUSED');
   const record = await readBulkRecord(deps.redis, deps.prefix, earlierId);
-  return { job_id: earlierId, status: record?.status ?? 'queued', status_url: bulkStatusUrl(earlierId) };
+  if (record) return { job_id: earlierId, status: record.status, status_url: bulkStatusUrl(earlierId) };
+  // The earlier job was deleted (DELETE /jobs/:id) or expired: the key now names this one.
+  await deps.redis.set(redisKey, value, 'EX', ttl);
+  return undefined;
 }
 
 async function addChunks(deps: BulkDeps, id: string, plan: BulkPlan): Promise<void> {
