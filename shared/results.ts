@@ -34,7 +34,3 @@ export async function readScores(redis: Redis, prefix: string, jobId: string): P
   const buffer = await redis.getBuffer(resultKey(prefix, jobId));
   return buffer ? decodeScores(buffer) : undefined;
 }
-
-export async function deleteScores(redis: Redis, prefix: string, jobId: string): Promise<void> {
-  await redis.del(resultKey(prefix, jobId));
-}
