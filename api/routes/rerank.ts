@@ -3,22 +3,14 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../../shared/config.ts';
 import { JobAcceptedSchema, RerankResponseSchema, rerankRequestSchema } from '../../shared/schemas/rerank.ts';
-import { keyPrefix } from '../../shared/queue.ts';
 import { parsePrefer, preferenceApplied } from '../prefer.ts';
-import { rerank, type RerankDeps } from '../services/rerank.ts';
+import { rerank, rerankDeps } from '../services/rerank.ts';
 
 /** Seconds a client should wait before polling a 202's status URL. */
 const POLL_AFTER_SECONDS = '1';
 
 export async function rerankRoutes(app: FastifyInstance, { config }: { config: Config }): Promise<void> {
-  const deps: RerankDeps = {
-    config,
-    queue: app.rerankQueue,
-    redis: app.redis,
-    prefix: keyPrefix(config),
-    waiter: app.jobWaiter,
-    withRedis: app.withRedis,
-  };
+  const deps = rerankDeps(app, config);
   const limits = { defaultWaitMs: config.SYNC_TIMEOUT_MS, maxWaitMs: config.MAX_SYNC_WAIT_MS };
 
   app.withTypeProvider<TypeBoxTypeProvider>().post(

@@ -2,10 +2,11 @@
  * POST /rerank: one job per distinct request (see job-id.ts), waited for through the shared JobWaiter.
  * The wait is registered before the job is looked at or added, so a completion in between is never missed.
  */
+import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../shared/config.ts';
 import { ServiceError } from '../../shared/errors.ts';
 import { jobDisplayName } from '../../shared/job-name.ts';
-import type { RerankJobData } from '../../shared/queue.ts';
+import { keyPrefix, type RerankJobData } from '../../shared/queue.ts';
 import type { JobAccepted, JobStatusValue, RerankRequest, RerankResponse } from '../../shared/schemas/rerank.ts';
 import { jobIdFor } from './job-id.ts';
 import type { JobWaiter, WaitOutcome } from './job-waiter.ts';
@@ -16,6 +17,12 @@ import { rankScores } from './rankings.ts';
 export interface RerankDeps extends JobsDeps {
   config: Config;
   waiter: JobWaiter;
+}
+
+/** The deps every route that calls rerank() needs, from the app's shared resources. */
+export function rerankDeps(app: FastifyInstance, config: Config): RerankDeps {
+  const { rerankQueue: queue, redis, jobWaiter: waiter, withRedis } = app;
+  return { config, queue, redis, prefix: keyPrefix(config), waiter, withRedis };
 }
 
 export type RerankOutcome = { kind: 'done'; body: RerankResponse } | { kind: 'accepted'; body: JobAccepted };
