@@ -28,6 +28,7 @@ import { redisPlugin } from './plugins/redis.ts';
 import { webhookQueuePlugin } from './plugins/webhook-queue.ts';
 import { requestLogPlugin } from './plugins/request-log.ts';
 import { trackRouteMethods } from './route-methods.ts';
+import { bulkRoutes } from './routes/bulk.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -126,7 +127,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(bodyGuardPlugin, { config });
   await app.register(rateLimitPlugin, { config });
   // Every BullMQ queue the API opens, for the dashboard: a new queue is one more entry here.
-  const serviceQueues = [app.rerankQueue, app.webhookQueue];
+  const serviceQueues = [app.rerankQueue, app.bulkQueue, app.webhookQueue];
   await app.register(dashboardPlugin, { config, queues: serviceQueues });
   await app.register(openapiPlugin);
 
@@ -139,7 +140,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     withRedis: app.withRedis,
   };
   await app.register(rerankRoutes, { config });
-  await app.register(jobRoutes);
+  await app.register(jobRoutes, { config });
+  await app.register(bulkRoutes, { config });
   await app.register(healthRoutes, { status });
   await app.register(metricsRoutes, { status });
   await app.register(cohereRoutes, { config });

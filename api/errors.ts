@@ -43,6 +43,9 @@ export function fromValidation(
   errors: readonly FastifySchemaValidationError[],
 ): ServiceError {
   if (context === 'params') return new ServiceError('INVALID_JOB_ID');
+  const inRequest = errors[0]?.instancePath.match(/^\/requests\/(\d+)(\/.*)?$/);
+  if (inRequest) return fromRequestValidation(context, errors[0]!, Number(inRequest[1]), inRequest[2] ?? '');
+  if (errors[0]?.instancePath === '/requests') return fromRequestsValidation(errors[0]);
   const unknown = errors.find((error) => error.keyword === 'additionalProperties');
   if (unknown) {
     const field = `${unknown.instancePath.slice(1).replaceAll('/', '.')}${unknown.instancePath ? '.' : ''}${String(
@@ -72,4 +75,25 @@ export function fromValidation(
   if (document) return new ServiceError('INVALID_DOCUMENT', undefined, { index: Number(document[1]) });
   const field = path.slice(1).replaceAll('/', '.');
   return new ServiceError('VALIDATION_FAILED', `${field} ${first.message ?? 'is invalid'}.`, { field });
+}
+
+/** A bad request inside a bulk job of many requests (POST /jobs form 2): the same code, naming the request. */
+function fromRequestValidation(
+  context: ValidationContext,
+  error: FastifySchemaValidationError,
+  request: number,
+  rest: string,
+): ServiceError {
+  const inner = fromValidation(context, [{ ...error, instancePath: rest }]);
+  const details = { ...(inner.details as Record<string, unknown> | undefined), request };
+  return new ServiceError(inner.code, `requests[${request}]: ${inner.message}`, details);
+}
+
+function fromRequestsValidation(error: FastifySchemaValidationError): ServiceError {
+  if (error.keyword === 'minItems') return new ServiceError('NO_REQUESTS');
+  if (error.keyword === 'maxItems') {
+    const limit = Number(error.params.limit);
+    return new ServiceError('TOO_MANY_REQUESTS_IN_JOB', `At most ${limit} requests per bulk job.`, { limit });
+  }
+  return new ServiceError('VALIDATION_FAILED', 'requests must be an array.', { field: 'requests' });
 }

@@ -19,6 +19,7 @@ const BENCHES: readonly Bench[] = [
   { script: 'compare.ts', accepts: ['--quick', '--write'] },
   { script: 'service-load.ts', accepts: ['--quick', '--write'] },
   { script: 'api-abuse.ts', accepts: [], full: true },
+  { script: 'bulk.ts', accepts: [], full: true },
   { script: 'service.ts', accepts: [], full: true },
 ];
 

@@ -140,7 +140,7 @@ async function measure(cell: Cell, docs: string[]): Promise<Row> {
       for (const b of batches) await session.run(b);
     }));
     engineMs.push(await timed(async () => {
-      const { timings } = await runPipeline(parts, QUERY, docs, false);
+      const { timings } = await runPipeline(parts, QUERY, docs, { raw: false });
       exposedMs.push(timings.tokenizeMs);
     }));
   }

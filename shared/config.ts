@@ -97,7 +97,13 @@ export const ConfigSchema = Type.Object({
   }),
   JOB_ATTEMPTS: Int({ default: 3, minimum: 1, maximum: 20, description: 'Tries for transient failures.' }),
   JOB_BACKOFF_MS: Int({ default: 500, minimum: 0, description: 'First retry delay; doubles each attempt.' }),
-  RETAIN_COMPLETED_COUNT: Int({ default: 1_000, minimum: 0, description: 'Completed jobs kept for polling/reuse.' }),
+  RETAIN_COMPLETED_COUNT: Int({
+    default: 0,
+    minimum: 0,
+    description:
+      'Optional cap on completed jobs kept; 0: no cap. Retention is by age (RETAIN_COMPLETED_SECONDS): a finished ' +
+      'job keeps only its compact result, not its documents, so memory stays bounded without a count.',
+  }),
   RETAIN_COMPLETED_SECONDS: Int({ default: 3_600, minimum: 1, description: 'Max age of a kept completed job.' }),
   RETAIN_FAILED_COUNT: Int({ default: 1_000, minimum: 0, description: 'Failed jobs kept for inspection.' }),
   RETAIN_FAILED_SECONDS: Int({ default: 86_400, minimum: 1, description: 'Max age of a kept failed job.' }),
@@ -116,6 +122,35 @@ export const ConfigSchema = Type.Object({
         'configuration error; the API logs at start-up whether the dashboard is mounted.',
     }),
   ),
+  // Bulk jobs (POST /jobs)
+  MAX_BULK_DOCUMENTS: Int({
+    default: 100_000,
+    minimum: 1,
+    description: 'Documents of one bulk job with one query (POST /jobs form 1); more answers 413.',
+  }),
+  MAX_BULK_REQUESTS: Int({
+    default: 1_000,
+    minimum: 1,
+    description: 'Reranks in one bulk job of many requests (POST /jobs form 2), each within MAX_DOCUMENTS.',
+  }),
+  MAX_BULK_BODY_BYTES: Int({
+    default: 64 * 1024 * 1024,
+    minimum: 1024,
+    description: 'Body limit of POST /jobs; 100,000 passages of ~500 bytes fit.',
+  }),
+  BULK_CHUNK_DOCUMENTS: Int({
+    default: 1_000,
+    minimum: 1,
+    description: 'Documents per chunk of a bulk job: the unit workers share, retry and report progress by.',
+  }),
+  BULK_WORKER_CONCURRENCY: Int({
+    default: 2,
+    minimum: 1,
+    maximum: 64,
+    description:
+      'Bulk chunks one worker runs at once, beside WORKER_CONCURRENCY /rerank jobs; two keep the engine busy ' +
+      'between chunks. Interactive pairs always go first in the engine.',
+  }),
   // Long documents (chunking)
   LONG_DOCUMENTS: Type.Union([Type.Literal('truncate'), Type.Literal('chunk')], {
     default: 'truncate',

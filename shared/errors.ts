@@ -42,6 +42,19 @@ export const ERRORS = {
   RATE_LIMITED: { status: 429, message: 'Too many requests for this key; retry after Retry-After.' },
   HEADERS_TOO_LARGE: { status: 431, message: 'The request line or headers are larger than the limit.' },
   SERVER_BUSY: { status: 503, message: 'The API holds as many request bodies as it may; retry later.' },
+  // Bulk jobs (POST /jobs)
+  NO_REQUESTS: { status: 400, message: 'requests must hold at least one request.' },
+  INVALID_IDEMPOTENCY_KEY: { status: 400, message: 'Idempotency-Key must be 1 to 255 visible ASCII characters.' },
+  TOO_MANY_REQUESTS_IN_JOB: { status: 413, message: 'The bulk job has more requests than the limit.' },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 409,
+    message: 'This Idempotency-Key was used with a different body; use a new key for a new job.',
+  },
+  RESULT_NOT_READY: { status: 409, message: 'The job has not completed; poll its status until it has.' },
+  JOB_NOT_CANCELLABLE: {
+    status: 409,
+    message: 'Only bulk jobs can be cancelled: a /rerank job is shared by every identical request.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

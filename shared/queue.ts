@@ -24,9 +24,13 @@ export interface RerankJobData {
   chunk?: { overlapTokens: number; maxChunks: number };
 }
 
-/** What the worker returns: one score per document in input order, plus where the time went. */
+/**
+ * What the worker returns: small on purpose, because BullMQ copies it into every 'completed' event. The scores
+ * themselves (one per document, in input order) are in the job's result key (shared/results.ts).
+ */
 export interface RerankJobResult {
-  scores: number[];
+  /** Number of scores in the result key. */
+  count: number;
   model: string;
   workerId: string;
   timings: { queueMs: number; tokenizeMs: number; inferenceMs: number };
@@ -119,7 +123,11 @@ export function defaultJobOptions(config: Config): DefaultJobOptions {
   return {
     attempts: config.JOB_ATTEMPTS,
     backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS },
-    removeOnComplete: { count: config.RETAIN_COMPLETED_COUNT, age: config.RETAIN_COMPLETED_SECONDS },
+    // By age: a finished job keeps its compact result only (see shared/results.ts), so no count is needed.
+    removeOnComplete: {
+      age: config.RETAIN_COMPLETED_SECONDS,
+      ...(config.RETAIN_COMPLETED_COUNT > 0 ? { count: config.RETAIN_COMPLETED_COUNT } : {}),
+    },
     removeOnFail: { count: config.RETAIN_FAILED_COUNT, age: config.RETAIN_FAILED_SECONDS },
     // Failed jobs are shown on the dashboard: keep no stack traces (server paths) in job.stacktrace.
     stackTraceLimit: 0,
@@ -128,4 +136,41 @@ export function defaultJobOptions(config: Config): DefaultJobOptions {
 
 export function eventStreamOptions(config: Pick<Config, 'EVENTS_MAX_LEN'>): { events: { maxLen: number } } {
   return { events: { maxLen: config.EVENTS_MAX_LEN } };
+}
+
+// Bulk jobs (POST /jobs): chunks in their own queue, so a worker serves /rerank jobs in their own slots.
+// Chunks and the final merge job are both named after the bulk job (shared/job-name.ts) for the dashboard.
+export const BULK_QUEUE_NAME = 'rerank-bulk';
+
+/** Consecutive documents of one rerank inside a chunk; `offset` is the first pair's position in the bulk job. */
+export interface BulkSegment {
+  query: string;
+  documents: string[];
+  offset: number;
+}
+
+export interface BulkChunkData {
+  bulkId: string;
+  chunk: number;
+  segments: BulkSegment[];
+  raw: boolean;
+  model: string;
+  maxLength: number;
+}
+
+export interface BulkMergeData {
+  bulkId: string;
+}
+
+export interface BulkChunkResult {
+  pairs: number;
+  workerId: string;
+  /** True when the bulk job was cancelled or had failed before this chunk could finish: nothing was stored. */
+  skipped: boolean;
+}
+
+/** A finished job keeps this instead of its documents: enough for the dashboard, nothing to score again. */
+export function strippedJobData(data: { query?: unknown }, documentCount: number): Record<string, unknown> {
+  const query = typeof data.query === 'string' ? data.query.slice(0, 200) : undefined;
+  return { query, documentCount, documents: [], stripped: true };
 }

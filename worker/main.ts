@@ -17,8 +17,11 @@ import {
   type RerankJobData,
   type RerankJobResult,
 } from '../shared/queue.ts';
+import { writeScores } from '../shared/results.ts';
+import { BulkWorker } from './bulk/bulk-worker.ts';
 import { EngineError, loadEngine, type RerankEngine } from './engine/index.ts';
 import { HealthFile } from './health-file.ts';
+import { stripWhenFinished } from './finished-jobs.ts';
 import { MODEL_FIX_HINT } from './model-hint.ts';
 import { createProcessor } from './processor.ts';
 import { withPublicFailures } from './public-failure.ts';
@@ -70,12 +73,18 @@ async function main(): Promise<number> {
   const reporterRedis = createRedisConnection(config, 'producer');
   // ioredis reconnects by itself; an outage shows as failed beats, which the reporter logs once.
   reporterRedis.on('error', () => undefined);
+  // Our own commands (results, bulk chunks); blocking role: they wait out a Redis outage instead of failing jobs.
+  const commands = createRedisConnection(config, 'blocking');
+  const storeScores = (jobId: string, scores: readonly number[]) =>
+    writeScores(commands, prefix, jobId, scores, config.RETAIN_COMPLETED_SECONDS);
   const worker = new Worker<RerankJobData, RerankJobResult>(
     QUEUE_NAME,
-    withPublicFailures(createProcessor({ engine, workerId, model: config.MODEL_NAME, stats, logger })),
+    withPublicFailures(createProcessor({ engine, workerId, model: config.MODEL_NAME, stats, logger, storeScores })),
     { connection, prefix, concurrency: config.WORKER_CONCURRENCY },
   );
+  const bulk = new BulkWorker({ config, engine, workerId, redis: commands, logger });
   worker.on('error', throttledErrorLog(logger, 'worker error'));
+  stripWhenFinished(worker, logger, { onComplete: true });
   worker.on('failed', (job, error) => {
     const { code } = parseFailure(error.message);
     // The job keeps only the public reason; the log keeps the original error (cause) for whoever investigates.
@@ -107,9 +116,11 @@ async function main(): Promise<number> {
       // Redis unreachable and no job running there is nothing to wait for, and a plain close() would hang.
       { name: 'worker', run: () => worker.close(connection.status !== 'ready' && stats.active === 0) },
       { name: 'webhooks', run: () => webhooks.close() },
+      { name: 'bulk worker', run: () => bulk.close() },
       { name: 'reporter', run: () => reporter.close() },
       { name: 'engine', run: () => engine.close() },
       { name: 'redis', run: () => connection.disconnect() },
+      { name: 'commands redis', run: () => commands.disconnect() },
       { name: 'reporter redis', run: () => reporterRedis.disconnect() },
     ],
     logger,
@@ -135,6 +146,7 @@ async function main(): Promise<number> {
     // Not awaited before the signal handlers: a signal while Redis is still unreachable must still stop the worker.
     (async () => {
       await worker.waitUntilReady();
+      await bulk.start();
       await reporter.start();
       if (stopping) return;
       await reporter.setState('ready');

@@ -16,6 +16,8 @@ export interface ProcessorOptions {
   stats: WorkerStats;
   /** One line per completed job, with its sizes and stage timings. */
   logger: Logger;
+  /** Stores a job's scores where the API reads them (shared/results.ts: a key per job, kept with the job). */
+  storeScores(jobId: string, scores: readonly number[]): Promise<void>;
 }
 
 /** The fields of a BullMQ job the processor reads; tests pass plain objects. */
@@ -43,7 +45,7 @@ function isChunkOptions(value: unknown): boolean {
 }
 
 export function createProcessor(options: ProcessorOptions): (job: ProcessableJob) => Promise<RerankJobResult> {
-  const { engine, workerId, model, stats, logger } = options;
+  const { engine, workerId, model, stats, logger, storeScores } = options;
   return async (job) => {
     const problem = jobDataProblem(job.data);
     if (problem !== undefined) {
@@ -57,12 +59,13 @@ export function createProcessor(options: ProcessorOptions): (job: ProcessableJob
     stats.active += 1;
     try {
       const { scores, timings, longDocuments } = await engine.score(query, documents, { raw, chunk });
+      await storeScores(String(job.id), scores);
       const totalMs = queueMs + (performance.now() - started);
       const stages = { queue: queueMs, tokenize: timings.tokenizeMs, inference: timings.inferenceMs, total: totalMs };
       stats.recordCompleted(stages, documents.length);
       logJob(logger, { jobId: job.id, workerId, documents: documents.length, stages, timings });
       return {
-        scores,
+        count: scores.length,
         model,
         workerId,
         timings: { queueMs, tokenizeMs: timings.tokenizeMs, inferenceMs: timings.inferenceMs },

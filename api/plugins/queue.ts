@@ -3,6 +3,7 @@ import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../shared/config.ts';
 import {
+  BULK_QUEUE_NAME,
   QUEUE_NAME,
   defaultJobOptions,
   eventStreamOptions,
@@ -18,6 +19,8 @@ export type RerankQueue = Queue<RerankJobData, RerankJobResult>;
 declare module 'fastify' {
   interface FastifyInstance {
     rerankQueue: RerankQueue;
+    /** Bulk chunks and merges (POST /jobs); the dashboard lists it too. */
+    bulkQueue: Queue;
   }
 }
 
@@ -33,6 +36,15 @@ export const queuePlugin = fp(
     queue.on('error', (error) => app.log.debug({ err: error }, 'queue error'));
     app.decorate('rerankQueue', queue);
     app.addHook('onClose', () => closeWithin(app, 'queue', () => queue.close()));
+    const bulkQueue = new Queue(BULK_QUEUE_NAME, {
+      connection: app.redis,
+      prefix: keyPrefix(config),
+      defaultJobOptions: defaultJobOptions(config),
+      streams: eventStreamOptions(config),
+    });
+    bulkQueue.on('error', (error) => app.log.debug({ err: error }, 'bulk queue error'));
+    app.decorate('bulkQueue', bulkQueue);
+    app.addHook('onClose', () => closeWithin(app, 'bulk queue', () => bulkQueue.close()));
   },
   { name: 'queue', dependencies: ['redis'] },
 );

@@ -15,11 +15,11 @@ import {
 import { cohereErrorBody, fromCohereV1, fromCohereV2, toCohereResponse } from '../compat/cohere.ts';
 import { dialectErrorHandler } from '../compat/errors.ts';
 import { rerankSync } from '../compat/sync.ts';
-import type { RerankDeps } from '../services/rerank.ts';
+import { rerankDeps } from '../services/rerank.ts';
 import { COMPAT_ROUTE_CONFIG, errorResponses } from './compat-shared.ts';
 
 export async function cohereRoutes(app: FastifyInstance, { config }: { config: Config }): Promise<void> {
-  const deps: RerankDeps = { config, queue: app.rerankQueue, waiter: app.jobWaiter, withRedis: app.withRedis };
+  const deps = rerankDeps(app, config);
   const errors = errorResponses(CohereErrorSchema);
   app.setErrorHandler(dialectErrorHandler({ body: cohereErrorBody }));
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();

@@ -15,11 +15,11 @@ import {
 import { dialectErrorHandler } from '../compat/errors.ts';
 import { rerankSync } from '../compat/sync.ts';
 import { fromTei, teiErrorBody, teiInfo, toTeiResponse } from '../compat/tei.ts';
-import type { RerankDeps } from '../services/rerank.ts';
+import { rerankDeps } from '../services/rerank.ts';
 import { COMPAT_GET_ERROR_STATUSES, COMPAT_ROUTE_CONFIG, errorResponses } from './compat-shared.ts';
 
 export async function teiRoutes(app: FastifyInstance, { config }: { config: Config }): Promise<void> {
-  const deps: RerankDeps = { config, queue: app.rerankQueue, waiter: app.jobWaiter, withRedis: app.withRedis };
+  const deps = rerankDeps(app, config);
   const info = teiInfo(config);
   const errors = errorResponses(TeiErrorSchema);
   app.setErrorHandler(dialectErrorHandler({ body: teiErrorBody, fieldAliases: { texts: 'documents' } }));

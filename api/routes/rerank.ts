@@ -4,14 +4,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../../shared/config.ts';
 import { JobAcceptedSchema, RerankResponseSchema, rerankRequestSchema } from '../../shared/schemas/rerank.ts';
 import { parsePrefer, preferenceApplied } from '../prefer.ts';
-import { rerank, type RerankDeps } from '../services/rerank.ts';
+import { rerank, rerankDeps } from '../services/rerank.ts';
 import { roundedTimings, timingHeaders } from '../timings.ts';
 
 /** Seconds a client should wait before polling a 202's status URL. */
 const POLL_AFTER_SECONDS = '1';
 
 export async function rerankRoutes(app: FastifyInstance, { config }: { config: Config }): Promise<void> {
-  const deps: RerankDeps = { config, queue: app.rerankQueue, waiter: app.jobWaiter, withRedis: app.withRedis };
+  const deps = rerankDeps(app, config);
   const limits = { defaultWaitMs: config.SYNC_TIMEOUT_MS, maxWaitMs: config.MAX_SYNC_WAIT_MS };
 
   app.withTypeProvider<TypeBoxTypeProvider>().post(

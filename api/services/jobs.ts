@@ -1,13 +1,17 @@
 /** GET /jobs/:id: a BullMQ job seen as the API's job status, with the same ranking a sync call returns. */
 import type { Job, JobState } from 'bullmq';
 import { ERRORS, ServiceError } from '../../shared/errors.ts';
-import { parseFailure, type RerankJobData, type RerankJobResult } from '../../shared/queue.ts';
+import { parseFailure, type RedisClient, type RerankJobData, type RerankJobResult } from '../../shared/queue.ts';
+import { readScores } from '../../shared/results.ts';
 import type { JobStatus, JobStatusValue } from '../../shared/schemas/rerank.ts';
 import type { RerankQueue } from '../plugins/queue.ts';
 import { rankResult } from './rankings.ts';
 
 export interface JobsDeps {
   queue: RerankQueue;
+  /** Where the scores of completed jobs are (shared/results.ts). */
+  redis: RedisClient;
+  prefix: string;
   withRedis<T>(operation: () => Promise<T>): Promise<T>;
 }
 
@@ -25,14 +29,16 @@ export function failureOf(failedReason: string | undefined): ServiceError {
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
+/** `scores`: a completed job's, from its result key. */
 export function jobStatus(
   job: Job<RerankJobData, RerankJobResult>,
   state: JobState | 'unknown',
   topK?: number,
+  scores?: readonly number[],
 ): JobStatus {
   const status = statusOf(state);
   const view: JobStatus = { job_id: String(job.id), status, created_at: iso(job.timestamp) ?? '' };
-  if (status === 'completed' && job.returnvalue) view.result = rankResult(job.returnvalue, topK);
+  if (status === 'completed' && scores) view.result = rankResult(scores, job.returnvalue, topK);
   if (status === 'failed') {
     const error = failureOf(job.failedReason);
     view.error = { code: error.code, message: error.message };
@@ -62,7 +68,15 @@ export async function lookupJob(queue: RerankQueue, jobId: string): Promise<Foun
   return { job, state };
 }
 
+/** A completed job's scores; undefined once its result key has expired (the job is then as good as gone). */
+export function completedScores(deps: JobsDeps, jobId: string): Promise<number[] | undefined> {
+  return deps.withRedis(() => readScores(deps.redis, deps.prefix, jobId));
+}
+
 export async function findJobStatus(deps: JobsDeps, jobId: string, topK?: number): Promise<JobStatus | undefined> {
   const found = await deps.withRedis(() => lookupJob(deps.queue, jobId));
-  return found && jobStatus(found.job, found.state, topK);
+  if (!found) return undefined;
+  if (found.state !== 'completed') return jobStatus(found.job, found.state, topK);
+  const scores = await completedScores(deps, jobId);
+  return scores && jobStatus(found.job, found.state, topK, scores);
 }

@@ -10,9 +10,16 @@ export function rankScores(scores: readonly number[], topK?: number): RerankResp
   return { rankings: topKApplied ? rankings.slice(0, topK) : rankings, top_k_applied: topKApplied };
 }
 
-/** A job's result as the response: its ranking, and what happened to long documents when the worker says. */
-export function rankResult(result: Pick<RerankJobResult, 'scores' | 'longDocuments'>, topK?: number): RerankResponse {
-  const response = rankScores(result.scores, topK);
-  if (result.longDocuments) response.long_documents = result.longDocuments;
+/**
+ * A job's result as the response: its ranking (scores from the job's result key), and what happened to long
+ * documents when the worker says.
+ */
+export function rankResult(
+  scores: readonly number[],
+  result: Pick<RerankJobResult, 'longDocuments'> | undefined,
+  topK?: number,
+): RerankResponse {
+  const response = rankScores(scores, topK);
+  if (result?.longDocuments) response.long_documents = result.longDocuments;
   return response;
 }

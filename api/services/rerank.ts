@@ -2,10 +2,12 @@
  * POST /rerank: one job per distinct request (see job-id.ts), waited for through the shared JobWaiter.
  * The wait is registered before the job is looked at or added, so a completion in between is never missed.
  */
+import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../shared/config.ts';
 import { ServiceError } from '../../shared/errors.ts';
 import { jobDisplayName } from '../../shared/job-name.ts';
-import type { RerankJobData, RerankJobResult } from '../../shared/queue.ts';
+import { keyPrefix, type RerankJobData, type RerankJobResult } from '../../shared/queue.ts';
+import { resultKey } from '../../shared/results.ts';
 import {
   documentText,
   type JobAccepted,
@@ -13,10 +15,10 @@ import {
   type RerankRequest,
   type RerankResponse,
 } from '../../shared/schemas/rerank.ts';
+import type { RerankQueue } from '../plugins/queue.ts';
 import { jobIdFor } from './job-id.ts';
 import type { JobWaiter, WaitOutcome } from './job-waiter.ts';
-import type { RerankQueue } from '../plugins/queue.ts';
-import { failureOf, lookupJob, statusOf, type JobsDeps } from './jobs.ts';
+import { completedScores, failureOf, lookupJob, statusOf, type JobsDeps } from './jobs.ts';
 import { chunkSettings } from './long-documents.ts';
 import { rankResult } from './rankings.ts';
 
@@ -24,6 +26,13 @@ export interface RerankDeps extends JobsDeps {
   config: Config;
   waiter: JobWaiter;
 }
+
+/** The deps every route that calls rerank() needs, from the app's shared resources. */
+export function rerankDeps(app: FastifyInstance, config: Config): RerankDeps {
+  const { rerankQueue: queue, redis, jobWaiter: waiter, withRedis } = app;
+  return { config, queue, redis, prefix: keyPrefix(config), waiter, withRedis };
+}
+
 
 /** How long a wait that timed out may still spend looking the job up before answering 202. */
 const LOOKUP_AFTER_TIMEOUT_MS = 200;
@@ -41,7 +50,6 @@ async function settleWithin<T>(ms: number, promise: Promise<T>): Promise<T | typ
     clearTimeout(timer);
   }
 }
-
 
 /**
  * jobId and the job's stage timings (once it has run) travel along for the response headers and the log; tokens
@@ -80,9 +88,9 @@ export async function rerank(deps: RerankDeps, request: RerankRequest, waitMs: n
     jobId,
     timings: result?.timings,
   });
-  const done = (result: RerankJobResult): RerankOutcome => ({
+  const done = (result: RerankJobResult, scores: readonly number[]): RerankOutcome => ({
     kind: 'done',
-    body: rankResult(result, request.top_k),
+    body: rankResult(scores, result, request.top_k),
     tokens: result.tokens,
     jobId,
     timings: result.timings,
@@ -102,8 +110,12 @@ export async function rerank(deps: RerankDeps, request: RerankRequest, waitMs: n
   }
   const outcome = await wait.promise;
   switch (outcome.status) {
-    case 'completed':
-      return done(outcome.result);
+    case 'completed': {
+      // The event carries no scores (they would bloat the events stream): they are in the job's result key.
+      const scores = await completedScores(deps, jobId);
+      if (!scores) throw new ServiceError('JOB_NOT_FOUND', 'The result expired before it could be read.');
+      return done(outcome.result, scores);
+    }
     case 'failed':
       throw failureOf(outcome.failedReason);
     case 'unavailable':
@@ -113,7 +125,8 @@ export async function rerank(deps: RerankDeps, request: RerankRequest, waitMs: n
       // behind every other request's Redis commands, and the 202 is due now; without an answer, say 'queued'.
       const found = await settleWithin(LOOKUP_AFTER_TIMEOUT_MS, deps.withRedis(() => lookupJob(deps.queue, jobId)));
       if (found === TOO_LATE) return accepted('queued');
-      if (found?.state === 'completed' && found.job.returnvalue) return done(found.job.returnvalue);
+      const scores = found?.state === 'completed' ? await completedScores(deps, jobId) : undefined;
+      if (found && scores) return done(found.job.returnvalue, scores);
       if (found?.state === 'failed') throw failureOf(found.job.failedReason);
       return accepted(found ? statusOf(found.state) : 'queued');
     }
@@ -127,22 +140,21 @@ export async function rerank(deps: RerankDeps, request: RerankRequest, waitMs: n
 async function ensureJob(deps: RerankDeps, jobId: string, data: RerankJobData): Promise<WaitOutcome | undefined> {
   const { queue } = deps;
   const found = await lookupJob(queue, jobId);
-  if (found?.state === 'completed' && found.job.returnvalue) {
-    return { status: 'completed', result: found.job.returnvalue };
-  }
-  if (found?.state === 'failed') {
-    // A failure is not served forever: drop it and run the request again. Should an identical request race us
-    // here, it removes our fresh job at worst (or fails to, while a worker holds it) and adds the same one again;
+  const hasResult = found?.state === 'completed' && (await deps.redis.exists(resultKey(deps.prefix, jobId))) === 1;
+  if (found && hasResult) return { status: 'completed', result: found.job.returnvalue };
+  if (found?.state === 'failed' || found?.state === 'completed') {
+    // A failure is not served forever, and a completed job whose result has expired is as good as gone: drop it
+    // and run the request again. Should an identical request race us here, it removes our fresh job at worst (or fails to, while a worker holds it) and adds the same one again;
     // waits are keyed by job id, so every waiter still hears of the one that completes. Redis trouble shows up in
     // the add below.
     await found.job.remove().catch(() => undefined);
-  } else if (found && found.state !== 'completed') {
+  } else if (found) {
     return undefined; // queued or active: join it
   }
   await refuseWhenFull(deps);
   // A concurrent identical request may add it first: BullMQ then keeps the existing job, which is what we want.
   countAdded(queue);
-  // The job name is only for people (the dashboard); the worker does not look at it.
+  // The name is for people on the dashboard; nothing dispatches on it.
   await queue.add(jobDisplayName(data.query, data.documents.length), data, { jobId });
   return undefined;
 }

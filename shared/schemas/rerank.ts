@@ -95,8 +95,11 @@ export const JobStatusSchema = Type.Object({
 
 export type JobStatus = Static<typeof JobStatusSchema>;
 
-/** Our job ids: "rr-" and a sha256 (never all digits, never a ':'), see api/services/job-id.ts. */
-export const JOB_ID_PATTERN = '^rr-[0-9a-f]{64}$';
+/**
+ * Our job ids, never all digits and never with a ':': "rr-" and a sha256 for /rerank (api/services/job-id.ts),
+ * "bj-" and 128 random bits for bulk jobs (shared/schemas/bulk.ts).
+ */
+export const JOB_ID_PATTERN = '^(rr-[0-9a-f]{64}|bj-[0-9a-f]{32})$';
 
 export const JobParamsSchema = Type.Object({ id: Type.String({ pattern: JOB_ID_PATTERN }) });
 

@@ -5,7 +5,7 @@ import { JobWaiter, type CompletionEvents } from '../../api/services/job-waiter.
 import type { RerankJobResult } from '../../shared/queue.ts';
 
 const result: RerankJobResult = {
-  scores: [1],
+  count: 1,
   model: 'm',
   workerId: 'w',
   timings: { queueMs: 0, tokenizeMs: 0, inferenceMs: 0 },

@@ -113,6 +113,7 @@ describe('BatchScheduler', () => {
       tokenBudget: 1000,
       maxRows: 2,
       roundSize: 8,
+      bulkRows: 2,
       padId: 0,
       run: async (batch) => {
         runs.push(batch.rows);
@@ -137,5 +138,56 @@ describe('BatchScheduler', () => {
     const d = scheduler.open(1, true);
     d.push(0, [pair(3)]);
     assert.deepEqual((await d.result).scores, [30]);
+  });
+
+  it('interactive rows go before bulk rows: they wait for one small bulk batch at most, never mixed in', async () => {
+    const batches: string[] = [];
+    const owner = new Map<number, string>([[7, 'bulk'], [8, 'interactive']]);
+    let firstBatchStarted: () => void = () => {};
+    const firstBatchRunning = new Promise<void>((resolve) => (firstBatchStarted = resolve));
+    let interactivePushed: () => void = () => {};
+    const pushed = new Promise<void>((resolve) => (interactivePushed = resolve));
+    const scheduler = new BatchScheduler({
+      tokenBudget: 1000,
+      maxRows: 2,
+      roundSize: 8,
+      bulkRows: 1,
+      padId: 0,
+      run: async (batch) => {
+        const kinds = new Set(Array.from(batch.inputIds, (id) => owner.get(Number(id))).filter(Boolean));
+        batches.push([...kinds].join('+'));
+        if (batches.length === 1) {
+          firstBatchStarted();
+          await pushed;
+        }
+        return new Float32Array(batch.rows);
+      },
+    });
+    const bulk = scheduler.open(8, true, true);
+    bulk.push(0, Array.from({ length: 8 }, () => pair(3, 7)));
+    await firstBatchRunning;
+    // Arrives while the first bulk batch runs: it goes next, ahead of the bulk call's other six rows.
+    const interactive = scheduler.open(4, true);
+    interactive.push(0, Array.from({ length: 4 }, () => pair(3, 8)));
+    interactivePushed();
+    await Promise.all([bulk.result, interactive.result]);
+    // Bulk rounds are one batch of bulkRows (1 here); the interactive call takes the next round, in maxRows batches.
+    assert.deepEqual(batches, ['bulk', 'interactive', 'interactive', ...Array(7).fill('bulk')]);
+  });
+
+  it('an aborted call stops before its next batch and rejects CANCELLED', async () => {
+    const engine = await loadEngine({ modelDir: await ensureTestModel('tiny'), intraOpThreads: 1 });
+    try {
+      const controller = new AbortController();
+      controller.abort();
+      await assert.rejects(engine.score('q', documents(500, 3), { signal: controller.signal }), { code: 'CANCELLED' });
+      const running = new AbortController();
+      const call = engine.score('q', documents(5_000, 4), { signal: running.signal, priority: 'bulk' });
+      setImmediate(() => running.abort());
+      await assert.rejects(call, { code: 'CANCELLED' });
+      assert.equal((await engine.score('q', ['still works'])).scores.length, 1);
+    } finally {
+      await engine.close();
+    }
   });
 });

@@ -12,11 +12,13 @@ const timings = { tokenizeMs: 2, inferenceMs: 5, batches: 1, tokens: 10, batchRo
 function setup(score: (query: string, docs: readonly string[], options?: { raw?: boolean }) => Promise<ScoreResult>) {
   const stats = new WorkerStats();
   const logger = createLogger({ LOG_LEVEL: 'silent' }, 'test');
-  const run = createProcessor({ engine: { score }, workerId: 'w-1', model: 'm', stats, logger });
-  return { stats, run };
+  const stored = new Map<string, readonly number[]>();
+  const storeScores = async (jobId: string, scores: readonly number[]) => void stored.set(jobId, scores);
+  const run = createProcessor({ engine: { score }, workerId: 'w-1', model: 'm', stats, logger, storeScores });
+  return { stats, run, stored };
 }
 
-const job = (data: unknown): ProcessableJob => ({ data, timestamp: 1_000, processedOn: 1_250 });
+const job = (data: unknown): ProcessableJob => ({ id: 'rr-1', data, timestamp: 1_000, processedOn: 1_250 });
 
 test('jobDataProblem accepts the job shape and names the first bad field', () => {
   assert.equal(jobDataProblem({ query: 'q', documents: ['a', 'b'], raw: false, model: 'm', maxLength: 64 }), undefined);
@@ -29,13 +31,14 @@ test('jobDataProblem accepts the job shape and names the first bad field', () =>
 
 test('a job is scored in input order with its timings, and the stats record it', async () => {
   let seen: { query: string; docs: readonly string[]; raw?: boolean } | undefined;
-  const { stats, run } = setup(async (query, docs, options) => {
+  const { stats, run, stored } = setup(async (query, docs, options) => {
     seen = { query, docs, raw: options?.raw };
     return { scores: docs.map((_, i) => i / 10), timings };
   });
   const result = await run(job({ query: 'q', documents: ['a', 'b', 'c'], raw: true }));
   assert.deepEqual(seen, { query: 'q', docs: ['a', 'b', 'c'], raw: true });
-  assert.deepEqual(result.scores, [0, 0.1, 0.2]);
+  assert.deepEqual(stored.get('rr-1'), [0, 0.1, 0.2], 'scores go to the result key, not the return value');
+  assert.equal(result.count, 3);
   assert.equal(result.workerId, 'w-1');
   assert.equal(result.model, 'm');
   assert.deepEqual(result.timings, { queueMs: 250, tokenizeMs: 2, inferenceMs: 5 });

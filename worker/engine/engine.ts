@@ -129,7 +129,7 @@ class Engine implements RerankEngine {
   score(query: string, documents: readonly string[], options: ScoreOptions = {}) {
     if (this.closing) return Promise.reject(new EngineError('INFERENCE_FAILED', 'Engine is closed'));
     // Whatever fails inside one call (tokenizer included) is that call's INFERENCE_FAILED.
-    const score = (texts: readonly string[]) => runPipeline(this.parts, query, texts, options.raw ?? false);
+    const score = (texts: readonly string[]) => runPipeline(this.parts, query, texts, options);
     const scored = options.chunk
       ? scoreInWindows(this.parts.tokenizer, query, documents, options.chunk, score)
       : score(documents);

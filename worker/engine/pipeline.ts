@@ -9,7 +9,7 @@ import type { BatchPlanOptions } from './batcher.ts';
 import { BatchScheduler, type ScheduledCall } from './scheduler.ts';
 import type { BatchRunner } from './session.ts';
 import type { EncodedPair, PairTokenizer } from './tokenizer.ts';
-import type { ScoreResult } from './types.ts';
+import { EngineError, type ScoreOptions, type ScoreResult } from './types.ts';
 
 export interface PipelineOptions extends BatchPlanOptions {
   /**
@@ -22,6 +22,12 @@ export interface PipelineOptions extends BatchPlanOptions {
 
 /** Chunks of this many batches are tokenized ahead: enough for length-sorting to cut padding. */
 const CHUNK_BATCHES = 4;
+/**
+ * Rows per batch of bulk pairs. Measured with real processes (bench/bulk.ts setup, 2 threads, load ~10): p50 of a
+ * 20-document /rerank beside a bulk job 108 ms at 32 rows, 61 at 16, 39 at 8, 34 at 4 (idle ~20 ms); batch 8 costs
+ * bulk work ~14% of its throughput (BENCHMARKS.md, 2,511 vs 2,911 pairs/s).
+ */
+const BULK_BATCH_ROWS = 8;
 
 export function pipelineOptions(batch: BatchPlanOptions): PipelineOptions {
   return { ...batch, chunkSize: batch.maxRows * CHUNK_BATCHES };
@@ -51,6 +57,7 @@ export function pipelineParts(tokenizer: PairTokenizer, session: BatchRunner, ba
     tokenBudget: options.tokenBudget,
     maxRows: options.maxRows,
     roundSize: options.chunkSize,
+    bulkRows: Math.min(BULK_BATCH_ROWS, options.maxRows),
     padId: tokenizer.padId,
     run: (padded) => session.run(padded),
   });
@@ -66,12 +73,22 @@ export function runPipeline(
   parts: PipelineParts,
   query: string,
   documents: readonly string[],
-  raw: boolean,
+  options: ScoreOptions = {},
 ): Promise<ScoreResult> {
-  const call = parts.scheduler.open(documents.length, raw);
+  const { signal } = options;
+  const call = parts.scheduler.open(documents.length, options.raw ?? false, options.priority === 'bulk');
+  if (signal) {
+    const abort = () => call.fail(new EngineError('CANCELLED', 'Scoring was cancelled'));
+    if (signal.aborted) abort();
+    signal.addEventListener('abort', abort, { once: true });
+    const forget = () => signal.removeEventListener('abort', abort);
+    call.result.then(forget, forget);
+  }
   // Every pair is pushed before the call's last score arrives, so the count is complete when the result is.
   const filled = { pairs: 0 };
-  if (documents.length > 0) feed(parts, call, query, documents, filled).catch((err: unknown) => call.fail(err));
+  if (documents.length > 0 && !call.settled) {
+    feed(parts, call, query, documents, filled).catch((err: unknown) => call.fail(err));
+  }
   return call.result.then((result) => ({ ...result, longDocuments: { truncated: filled.pairs, chunked: 0 } }));
 }
 

@@ -15,6 +15,12 @@ import type { ScoreResult, ScoreTimings } from './types.ts';
 export interface SchedulerOptions extends BatchPlanOptions {
   /** Pairs taken into one round; one call gives at most this many per round. */
   roundSize: number;
+  /**
+   * Rows of a round of bulk pairs only (one batch). session.run holds the event loop for a whole batch, so every
+   * Redis round trip of an interactive job arriving meanwhile (fetch, result, completion) waits for one bulk
+   * batch: small bulk batches keep that wait short.
+   */
+  bulkRows: number;
   padId: number;
   /** Runs one padded batch, returning one logit per row (OnnxSession.run). */
   run(batch: PaddedBatch): Promise<Float32Array>;
@@ -44,6 +50,8 @@ export class ScheduledCall {
     private readonly scheduler: BatchScheduler,
     count: number,
     private readonly raw: boolean,
+    /** Bulk calls yield to interactive ones (see takeRound). */
+    readonly bulk = false,
   ) {
     this.scores = new Array<number>(count).fill(Number.NaN);
     this.unscored = count;
@@ -133,8 +141,8 @@ export class BatchScheduler {
   constructor(private readonly options: SchedulerOptions) {}
 
   /** Registers one score() call of `count` documents; it resolves once all of them are scored. */
-  open(count: number, raw: boolean): ScheduledCall {
-    return new ScheduledCall(this, count, raw);
+  open(count: number, raw: boolean, bulk = false): ScheduledCall {
+    return new ScheduledCall(this, count, raw, bulk);
   }
 
   /** Called by a call that has pending pairs; starts the loop if idle. */
@@ -157,13 +165,20 @@ export class BatchScheduler {
     }
   }
 
-  /** Up to roundSize rows, taking from each queued call once, in turn; a call with rows left goes to the back. */
+  /**
+   * Up to roundSize rows, taking from each queued call once, in turn; a call with rows left goes to the back.
+   * Interactive calls first: while any has rows pending, the round takes no bulk rows (mixed in, they would be
+   * length-sorted into every batch of the round); a bulk-only round is one small batch (bulkRows), so that an
+   * interactive call arriving meanwhile waits for at most that batch.
+   */
   private takeRound(): Row[] {
+    const interactive = this.queue.some((call) => !call.bulk && !call.settled && call.pendingCount > 0);
+    const size = interactive ? this.options.roundSize : this.options.bulkRows;
     const rows: Row[] = [];
-    for (let visits = this.queue.length; visits > 0 && rows.length < this.options.roundSize; visits--) {
+    for (let visits = this.queue.length; visits > 0 && rows.length < size; visits--) {
       const call = this.queue.shift() as ScheduledCall;
       if (call.settled) continue;
-      rows.push(...call.take(this.options.roundSize - rows.length));
+      if (!(interactive && call.bulk)) rows.push(...call.take(size - rows.length));
       if (call.pendingCount > 0) this.queue.push(call);
     }
     return rows;

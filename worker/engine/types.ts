@@ -32,6 +32,13 @@ export interface ScoreOptions {
   raw?: boolean;
   /** Score documents longer than the window by overlapping windows (chunking.ts); default: truncate them. */
   chunk?: ChunkOptions;
+  /**
+   * 'bulk' pairs yield to 'interactive' ones (the default): a round of batches with interactive pairs takes no bulk
+   * pairs, and a bulk-only round is one batch, so an interactive call waits at most for one batch in flight.
+   */
+  priority?: 'interactive' | 'bulk';
+  /** Aborting stops the call before its next batch (CANCELLED); nothing more of it is scored. */
+  signal?: AbortSignal;
 }
 
 /** What happened to documents longer than the window. */
@@ -95,7 +102,7 @@ export interface RerankEngine {
   close(): Promise<void>;
 }
 
-export type EngineErrorCode = 'MODEL_NOT_FOUND' | 'MODEL_INVALID' | 'INVALID_OPTIONS' | 'INFERENCE_FAILED';
+export type EngineErrorCode = 'MODEL_NOT_FOUND' | 'MODEL_INVALID' | 'INVALID_OPTIONS' | 'INFERENCE_FAILED' | 'CANCELLED';
 
 /**
  * Start-up errors (MODEL_*, INVALID_OPTIONS: a bad EngineOptions value) are fatal for the process;

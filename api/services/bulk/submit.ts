@@ -1,0 +1,87 @@
+/**
+ * POST /jobs: a random unguessable id, the job's record, then its chunks in the bulk queue (a few at a time, so
+ * the API never holds two copies of a large job's documents at once). Idempotency-Key maps to the first job made
+ * with it for as long as completed jobs are retained; the same key with another body is a 409.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import type { RedisClient } from '../../../shared/queue.ts';
+import type { Config } from '../../../shared/config.ts';
+import { ServiceError } from '../../../shared/errors.ts';
+import { createBulkRecord, endBulkJob, readBulkRecord } from '../../../shared/bulk/store.ts';
+import type { BulkChunkData } from '../../../shared/queue.ts';
+import type { BulkAccepted, BulkBody } from '../../../shared/schemas/bulk.ts';
+import { planBulk, type BulkPlan } from './plan.ts';
+
+export interface BulkDeps {
+  config: Config;
+  redis: RedisClient;
+  prefix: string;
+  queue: Queue;
+  withRedis<T>(operation: () => Promise<T>): Promise<T>;
+}
+
+/** Chunks per addBulk call: bounds the serialised copies of documents held at once. */
+const CHUNKS_PER_ADD = 8;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+export const newBulkId = () => `bj-${randomBytes(16).toString('hex')}`;
+export const bulkStatusUrl = (id: string) => `/jobs/${id}`;
+const idempotencyKey = (prefix: string, key: string) =>
+  `${prefix}:bulk-idem:${createHash('sha256').update(key).digest('hex')}`;
+
+export function checkIdempotencyKey(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header)) throw new ServiceError('INVALID_IDEMPOTENCY_KEY');
+  return header;
+}
+
+export async function submitBulk(deps: BulkDeps, body: BulkBody, key?: string): Promise<BulkAccepted> {
+  const plan = planBulk(body, deps.config.BULK_CHUNK_DOCUMENTS);
+  const id = newBulkId();
+  return deps.withRedis(async () => {
+    if (key !== undefined) {
+      const existing = await claimKey(deps, key, id, plan.contentHash);
+      if (existing) return existing;
+    }
+    await createBulkRecord(deps.redis, deps.prefix, { id, ...plan, chunks: plan.chunks.length });
+    try {
+      await addChunks(deps, id, plan);
+    } catch (error) {
+      // Half a job would never finish: end it, so that polling says so.
+      const ttlSeconds = deps.config.RETAIN_FAILED_SECONDS;
+      const failure = { code: 'REDIS_UNAVAILABLE', message: 'The job could not be queued.' };
+      await endBulkJob(deps.redis, deps.prefix, { id, status: 'failed', error: failure, ttlSeconds }).catch(() => undefined);
+      throw error;
+    }
+    return { job_id: id, status: 'queued', status_url: bulkStatusUrl(id) };
+  });
+}
+
+/** Claims the key for this job; returns the earlier job made with it (same body), or throws (another body). */
+async function claimKey(deps: BulkDeps, key: string, id: string, contentHash: string): Promise<BulkAccepted | undefined> {
+  const redisKey = idempotencyKey(deps.prefix, key);
+  const value = `${id} ${contentHash}`;
+  const ttl = deps.config.RETAIN_COMPLETED_SECONDS;
+  if ((await deps.redis.set(redisKey, value, 'EX', ttl, 'NX')) === 'OK') return undefined;
+  const [earlierId = '', earlierHash] = (await deps.redis.get(redisKey))?.split(' ') ?? [];
+  if (earlierHash !== contentHash) throw new ServiceError('IDEMPOTENCY_KEY_REUSED');
+  const record = await readBulkRecord(deps.redis, deps.prefix, earlierId);
+  if (record) return { job_id: earlierId, status: record.status, status_url: bulkStatusUrl(earlierId) };
+  // The earlier job was deleted (DELETE /jobs/:id) or expired: the key now names this one.
+  await deps.redis.set(redisKey, value, 'EX', ttl);
+  return undefined;
+}
+
+async function addChunks(deps: BulkDeps, id: string, plan: BulkPlan): Promise<void> {
+  const base = { bulkId: id, raw: plan.raw, model: deps.config.MODEL_NAME, maxLength: deps.config.MAX_SEQ_LENGTH };
+  // A stored chunk's scores are in the job's scores key: the chunk job itself is of no further use.
+  const opts = { removeOnComplete: true };
+  for (let start = 0; start < plan.chunks.length; start += CHUNKS_PER_ADD) {
+    const jobs = plan.chunks.slice(start, start + CHUNKS_PER_ADD).map((segments, k) => {
+      const data: BulkChunkData = { ...base, chunk: start + k, segments };
+      return { name: plan.name, data, opts: { ...opts, jobId: `${id}-${start + k}` } };
+    });
+    await deps.queue.addBulk(jobs);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The worker's second BullMQ Worker: bulk chunks and merges, from their own queue and in their own slots
+ * (BULK_WORKER_CONCURRENCY), so /rerank jobs never wait for a slot behind bulk work. A chunk that fails for good
+ * fails its bulk job, and the job's other chunks are cancelled.
+ */
+import { Queue, Worker, type Job } from 'bullmq';
+import type { RedisClient } from '../../shared/queue.ts';
+import type { Config } from '../../shared/config.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { cancelChannel, endBulkJob } from '../../shared/bulk/store.ts';
+import {
+  BULK_QUEUE_NAME,
+  createRedisConnection,
+  defaultJobOptions,
+  eventStreamOptions,
+  keyPrefix,
+  parseFailure,
+  type BulkChunkData,
+  type BulkMergeData,
+} from '../../shared/queue.ts';
+import type { RerankEngine } from '../engine/index.ts';
+import { CancelWatch } from './cancel-watch.ts';
+import { processChunk } from './chunk-processor.ts';
+import { mergeBulkJob } from './merge.ts';
+import { stripWhenFinished } from '../finished-jobs.ts';
+
+export interface BulkWorkerOptions {
+  config: Config;
+  engine: Pick<RerankEngine, 'score'>;
+  workerId: string;
+  /** Command connection shared with the /rerank processor (blocking role: waits out a RedisClient outage). */
+  redis: RedisClient;
+  logger: Logger;
+}
+
+type BulkJob = Job<BulkChunkData | BulkMergeData>;
+
+const isChunk = (job: BulkJob): job is Job<BulkChunkData> => 'segments' in job.data;
+
+export class BulkWorker {
+  private worker: Worker | undefined;
+  /** The Worker's own connection: BullMQ leaves a connection it was given open, so close() ends it. */
+  private connection: RedisClient | undefined;
+  private watch: CancelWatch | undefined;
+  private readonly queue: Queue;
+  private readonly prefix: string;
+
+  constructor(private readonly options: BulkWorkerOptions) {
+    this.prefix = keyPrefix(options.config);
+    this.queue = new Queue(BULK_QUEUE_NAME, {
+      connection: options.redis,
+      prefix: this.prefix,
+      defaultJobOptions: defaultJobOptions(options.config),
+      streams: eventStreamOptions(options.config),
+    });
+    this.queue.on('error', () => undefined); // the main worker logs RedisClient trouble
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this.options;
+    this.watch = await CancelWatch.start(createRedisConnection(config, 'blocking'), this.prefix);
+    this.connection = createRedisConnection(config, 'blocking');
+    const worker = new Worker<BulkChunkData | BulkMergeData>(BULK_QUEUE_NAME, (job) => this.process(job), {
+      connection: this.connection,
+      prefix: this.prefix,
+      concurrency: config.BULK_WORKER_CONCURRENCY,
+    });
+    this.worker = worker;
+    worker.on('error', (error) => logger.debug({ err: error }, 'bulk worker error'));
+    worker.on('failed', (job, error) => void this.onFailed(job, error));
+    stripWhenFinished(worker, logger, { onComplete: false });
+    await worker.waitUntilReady();
+  }
+
+  private async process(job: BulkJob): Promise<unknown> {
+    const { redis, workerId, engine } = this.options;
+    if (isChunk(job)) {
+      const watch = this.watch as CancelWatch;
+      const result = await processChunk({ engine, workerId, redis, prefix: this.prefix, watch, queue: this.queue }, job);
+      this.options.logger.info({ bulkId: job.data.bulkId, chunk: job.data.chunk, ...result }, 'bulk chunk done');
+      return result;
+    }
+    const ttlSeconds = this.options.config.RETAIN_COMPLETED_SECONDS;
+    const merged = await mergeBulkJob({ redis, prefix: this.prefix, ttlSeconds }, job.data.bulkId);
+    this.options.logger.info({ bulkId: job.data.bulkId, ...merged }, 'bulk job merged');
+    return merged;
+  }
+
+  /** A chunk or merge that will not be retried ends its bulk job as failed and stops its other chunks. */
+  private async onFailed(job: BulkJob | undefined, error: Error): Promise<void> {
+    if (!job) return;
+    try {
+      if ((await job.getState()) !== 'failed') return; // it will be retried
+      const { redis, config, logger } = this.options;
+      const { code, message } = parseFailure(error.message);
+      const bulkId = job.data.bulkId;
+      const ttlSeconds = config.RETAIN_FAILED_SECONDS;
+      if (await endBulkJob(redis, this.prefix, { id: bulkId, status: 'failed', error: { code, message }, ttlSeconds })) {
+        await redis.publish(cancelChannel(this.prefix), bulkId);
+        logger.warn({ bulkId, jobId: job.id, code }, 'bulk job failed');
+      }
+    } catch (failure) {
+      this.options.logger.warn({ err: failure, jobId: job.id }, 'could not mark the bulk job failed');
+    }
+  }
+
+  /** Lets active chunks finish (like the /rerank worker), then ends every connection; each step runs. */
+  async close(): Promise<void> {
+    const { connection } = this;
+    await this.worker?.close(connection !== undefined && connection.status !== 'ready').catch(() => undefined);
+    this.watch?.close();
+    connection?.disconnect();
+    await this.queue.close();
+  }
+}

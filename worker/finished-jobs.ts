@@ -1,0 +1,32 @@
+/**
+ * Documents are needed only until they are scored: once a job has completed (its scores are in its result key)
+ * or failed for good, its data is replaced by a stub (query start and document count, for the dashboard). Done
+ * after BullMQ has moved the job, never before, so a retry always finds its documents.
+ */
+import type { Job, Worker } from 'bullmq';
+import type { Logger } from '../shared/logger.ts';
+import { strippedJobData } from '../shared/queue.ts';
+
+function documentCount(data: unknown): number {
+  const { documents, segments } = (data ?? {}) as { documents?: unknown[]; segments?: { documents: unknown[] }[] };
+  if (Array.isArray(documents)) return documents.length;
+  return Array.isArray(segments) ? segments.reduce((sum, segment) => sum + segment.documents.length, 0) : 0;
+}
+
+async function strip(job: Job, logger: Logger): Promise<void> {
+  const data = job.data as { stripped?: boolean; query?: unknown; segments?: { query: unknown }[] };
+  if (data?.stripped) return;
+  try {
+    await job.updateData(strippedJobData({ query: data?.query ?? data?.segments?.[0]?.query }, documentCount(data)));
+  } catch (error) {
+    // Removed meanwhile (retention, a DELETE): nothing left to strip.
+    logger.debug({ err: error, jobId: job.id }, 'could not strip a finished job');
+  }
+}
+
+export function stripWhenFinished(worker: Worker, logger: Logger, options: { onComplete: boolean }): void {
+  if (options.onComplete) worker.on('completed', (job) => void strip(job, logger));
+  worker.on('failed', async (job) => {
+    if (job && (await job.getState().catch(() => undefined)) === 'failed') await strip(job, logger);
+  });
+}
