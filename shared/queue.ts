@@ -118,12 +118,16 @@ export function queueEventsConnection(config: RedisSettings): ConnectionOptions 
   return createRedisConnection(config, 'blocking');
 }
 
-/** Retention and retry policy for every rerank job. */
-export function defaultJobOptions(config: Config): DefaultJobOptions {
+export type RetentionSettings = Pick<
+  Config,
+  'RETAIN_COMPLETED_COUNT' | 'RETAIN_COMPLETED_SECONDS' | 'RETAIN_FAILED_COUNT' | 'RETAIN_FAILED_SECONDS'
+>;
+
+/** How long finished jobs of every queue stay: the one retention policy. */
+export function retentionOptions(config: RetentionSettings): DefaultJobOptions {
   return {
-    attempts: config.JOB_ATTEMPTS,
-    backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS },
-    // By age: a finished job keeps its compact result only (see shared/results.ts), so no count is needed.
+    // By age: a finished job keeps its compact result only (see shared/results.ts), so no count is needed
+    // (RETAIN_COMPLETED_COUNT 0 means no cap; BullMQ would read a count of 0 as "remove at once").
     removeOnComplete: {
       age: config.RETAIN_COMPLETED_SECONDS,
       ...(config.RETAIN_COMPLETED_COUNT > 0 ? { count: config.RETAIN_COMPLETED_COUNT } : {}),
@@ -131,6 +135,15 @@ export function defaultJobOptions(config: Config): DefaultJobOptions {
     removeOnFail: { count: config.RETAIN_FAILED_COUNT, age: config.RETAIN_FAILED_SECONDS },
     // Failed jobs are shown on the dashboard: keep no stack traces (server paths) in job.stacktrace.
     stackTraceLimit: 0,
+  };
+}
+
+/** Retention and retry policy for every rerank job. */
+export function defaultJobOptions(config: Config): DefaultJobOptions {
+  return {
+    attempts: config.JOB_ATTEMPTS,
+    backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS },
+    ...retentionOptions(config),
   };
 }
 

@@ -15,7 +15,7 @@
  */
 import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
 import type { Config } from './config.ts';
-import { eventStreamOptions, keyPrefix, type RedisClient } from './queue.ts';
+import { eventStreamOptions, keyPrefix, retentionOptions, type RedisClient } from './queue.ts';
 import type { WebhookOutcome, WebhookPayload } from './schemas/webhook.ts';
 import { WebhookStateValues } from './schemas/webhook.ts';
 
@@ -54,9 +54,7 @@ export function webhookJobOptions(config: WebhookConfig): DefaultJobOptions {
   return {
     attempts: config.WEBHOOK_ATTEMPTS,
     backoff: { type: 'exponential', delay: config.WEBHOOK_BACKOFF_MS },
-    removeOnComplete: { count: config.RETAIN_COMPLETED_COUNT, age: config.RETAIN_COMPLETED_SECONDS },
-    removeOnFail: { count: config.RETAIN_FAILED_COUNT, age: config.RETAIN_FAILED_SECONDS },
-    stackTraceLimit: 0,
+    ...retentionOptions(config),
   };
 }
 

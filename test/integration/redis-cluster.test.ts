@@ -130,7 +130,7 @@ test('the dashboard loads behind basic auth, and its API lists the queue', async
   const queues = await call('/admin/queues/api/queues', { headers: { authorization: AUTH } });
   assert.equal(queues.status, 200, JSON.stringify(queues.body));
   const listed = queues.body.queues as { name: string; counts: { completed: number } }[];
-  assert.deepEqual(listed.map((q) => q.name).sort(), ['rerank', 'webhooks']);
+  assert.deepEqual(listed.map((q) => q.name).sort(), ['rerank', 'rerank-bulk', 'webhooks']);
   const queue = listed.find((q) => q.name === 'rerank')!;
   assert.ok(queue.counts.completed >= 13, JSON.stringify(queue.counts));
 });

@@ -179,8 +179,9 @@ function wrongMethods(): HostileCase[] {
   for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
     for (const path of ['/health', '/ready', '/metrics']) cases.push({ kind: 'wrong method', request: httpRequest(method, path, []), expect: [405] });
   }
+  for (const method of ['GET', 'PUT']) cases.push({ kind: 'wrong method', request: httpRequest(method, '/jobs', []), expect: [405] });
   cases.push({ kind: 'empty job id', request: httpRequest('GET', '/jobs/', []), expect: [400] });
-  for (const path of ['/', '/rerank/', '/RERANK', '/rerank/x', '/jobs', '/admin', '/admin/queues', '/.env', '/.git/config', '/node_modules/fastify/package.json', '/api/../.env']) {
+  for (const path of ['/', '/rerank/', '/RERANK', '/rerank/x', '/admin', '/admin/queues', '/.env', '/.git/config', '/node_modules/fastify/package.json', '/api/../.env']) {
     cases.push({ kind: 'unknown route', request: httpRequest('GET', path, []), expect: [404] });
   }
   return cases;
