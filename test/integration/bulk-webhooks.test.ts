@@ -1,7 +1,8 @@
 /**
  * callback_url of bulk jobs end to end: a real API and worker on the shared Redis (unique prefix), the tiny model,
- * small chunks, and a receiver that is a local HTTP server on 127.0.0.1. A completed and a cancelled job each reach
- * the receiver once, signed; refused URLs are 400s; a second API without WEBHOOK_ALLOWED_HOSTS refuses them all.
+ * small chunks, and a receiver that is a local HTTP server on 127.0.0.1. A completed, a cancelled and a failed job
+ * each reach the receiver once, signed; refused URLs are 400s; a second API without WEBHOOK_ALLOWED_HOSTS refuses
+ * them all.
  */
 import assert from 'node:assert/strict';
 import { createHmac, randomUUID } from 'node:crypto';
@@ -9,6 +10,10 @@ import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createBulkRecord } from '../../shared/bulk/store.ts';
+import { BULK_QUEUE_NAME } from '../../shared/queue.ts';
 import { ensureTestModel } from '../support/models.ts';
 import { pollUntil } from '../support/poll.ts';
 import { deleteKeysWithPrefix } from '../support/private-redis.ts';
@@ -151,6 +156,27 @@ test('a cancelled job (callback_url in the NDJSON header line) POSTs status "can
   const job = await untilWebhookSettled(id);
   assert.equal(job.webhook.state, 'delivered');
   assert.deepEqual(signedPayload(path), { job_id: id, status: 'cancelled', finished_at: job.finished_at });
+});
+
+test('a job that fails (a chunk the worker cannot score) POSTs status "failed" once', async () => {
+  // No body the API accepts makes a chunk fail, so the job is made as the API makes it, with one malformed chunk.
+  const path = '/hooks/failed';
+  const id = `bj-${randomUUID().replaceAll('-', '')}`;
+  const prefix = `{${PREFIX}}`;
+  const redis = new Redis(REDIS_URL);
+  const queue = new Queue(BULK_QUEUE_NAME, { connection: redis, prefix });
+  try {
+    const record = { id, form: 'query' as const, name: 'broken', total: 1, chunks: 1, raw: false };
+    await createBulkRecord(redis, prefix, { ...record, callbackUrl: `${hookBase}${path}` });
+    await queue.add('broken', { bulkId: id, chunk: 0, segments: [] }, { jobId: `${id}-0` });
+    const job = await untilWebhookSettled(id);
+    assert.equal(job.status, 'failed');
+    assert.equal(job.error.code, 'INVALID_JOB_DATA');
+    assert.deepEqual(signedPayload(path), { job_id: id, status: 'failed', finished_at: job.finished_at });
+  } finally {
+    await queue.close();
+    redis.disconnect();
+  }
 });
 
 test('a job without callback_url reports no webhook', async () => {
