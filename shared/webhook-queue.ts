@@ -54,11 +54,7 @@ export function webhookJobOptions(config: WebhookConfig): DefaultJobOptions {
   return {
     attempts: config.WEBHOOK_ATTEMPTS,
     backoff: { type: 'exponential', delay: config.WEBHOOK_BACKOFF_MS },
-    // By age, capped only when RETAIN_COMPLETED_COUNT > 0 (BullMQ reads a count of 0 as "remove at once").
-    removeOnComplete: {
-      age: config.RETAIN_COMPLETED_SECONDS,
-      ...(config.RETAIN_COMPLETED_COUNT > 0 ? { count: config.RETAIN_COMPLETED_COUNT } : {}),
-    },
+    removeOnComplete: { count: config.RETAIN_COMPLETED_COUNT, age: config.RETAIN_COMPLETED_SECONDS },
     removeOnFail: { count: config.RETAIN_FAILED_COUNT, age: config.RETAIN_FAILED_SECONDS },
     stackTraceLimit: 0,
   };
