@@ -83,12 +83,17 @@ export async function enqueueWebhook(target: WebhookTarget, data: WebhookJobData
   const { queue, redis, config } = target;
   const key = webhookOutcomeKey(keyPrefix(config), data.jobId);
   // HSETNX: a second call, or a call after delivery, never turns a known outcome back into pending.
-  await redis
+  const replies = await redis
     .multi()
     .hsetnx(key, 'state', 'pending')
     .hsetnx(key, 'attempts', '0')
     .expire(key, config.RETAIN_FAILED_SECONDS)
+    .hget(key, 'state')
     .exec();
+  // Delivered or failed: it is over. The finished BullMQ job may be gone already, so its id alone would not stop
+  // a second POST. Pending: add (again), which also recovers a call that stopped between these two steps.
+  const state = replies?.[3]?.[1];
+  if (state === 'delivered' || state === 'failed') return;
   await queue.add(`${data.status} → ${new URL(data.url).host}`, data, { jobId: webhookJobId(data.jobId) });
 }
 

@@ -98,7 +98,7 @@ export async function bulkRoutes(app: FastifyInstance, { config }: { config: Con
         const found = await jobs.withRedis(() => lookupJob(jobs.queue, id));
         throw new ServiceError(found ? 'JOB_NOT_CANCELLABLE' : 'JOB_NOT_FOUND');
       }
-      const outcome = await cancelBulkJob(deps, await findBulkRecord(deps, id));
+      const outcome = await cancelBulkJob({ ...deps, webhookQueue: app.webhookQueue }, await findBulkRecord(deps, id));
       if (outcome === 'deleted') return reply.code(204).send(null);
       return bulkJobStatus(deps, await findBulkRecord(deps, id));
     },

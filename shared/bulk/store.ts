@@ -4,7 +4,7 @@
  * a chunk finishing as the job is cancelled can never write scores into a cancelled job, and a chunk retried after
  * a crash is counted once.
  *
- *   {p}:bulk:<id>          hash: status, counts, timestamps, per-worker chunk counts (w:<workerId>)
+ *   {p}:bulk:<id>          hash: status, counts, timestamps, per-worker chunk counts (w:<workerId>), callback_url
  *   {p}:bulk:<id>:scores   Float64 per pair, written in place by each chunk (SETRANGE); gone once merged
  *   {p}:bulk:<id>:done     set of finished chunk numbers; gone once merged
  *   {p}:bulk:<id>:ranked   the merged ranking, 12 bytes per entry (ranking.ts)
@@ -44,6 +44,8 @@ export interface BulkRecord {
   error?: { code: string; message: string };
   /** Chunks each worker stored. */
   workers: Record<string, number>;
+  /** Where to POST the job's end (checked against WEBHOOK_ALLOWED_HOSTS at submit); see ./notify.ts. */
+  callbackUrl?: string;
 }
 
 /** An unfinished job's keys expire after a week: nothing is left behind by a job no worker ever finishes. */
@@ -97,6 +99,7 @@ export interface NewBulkRecord {
   raw: boolean;
   topK?: number;
   requests?: BulkRequestMeta[];
+  callbackUrl?: string;
 }
 
 export async function createBulkRecord(redis: RedisClient, prefix: string, job: NewBulkRecord): Promise<void> {
@@ -113,6 +116,7 @@ export async function createBulkRecord(redis: RedisClient, prefix: string, job: 
   };
   if (job.topK !== undefined) fields.top_k = String(job.topK);
   if (job.requests) fields.requests = JSON.stringify(job.requests);
+  if (job.callbackUrl !== undefined) fields.callback_url = job.callbackUrl;
   await redis.multi().hset(record, fields).expire(record, RUNNING_TTL_SECONDS).exec();
 }
 
@@ -140,6 +144,7 @@ export async function readBulkRecord(redis: RedisClient, prefix: string, id: str
     requests: hash.requests ? (JSON.parse(hash.requests) as BulkRequestMeta[]) : undefined,
     error: hash.error_code ? { code: hash.error_code, message: hash.error_message ?? '' } : undefined,
     workers,
+    callbackUrl: hash.callback_url,
   };
 }
 

@@ -4,9 +4,14 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { DocumentSchema, JobAcceptedSchema, RankingSchema } from './rerank.ts';
+import { WebhookOutcomeSchema } from './webhook.ts';
 
 const Query = Type.String({ minLength: 1, pattern: '\\S' });
 const TopK = Type.Optional(Type.Integer({ minimum: 1 }));
+/** Checked against WEBHOOK_ALLOWED_HOSTS when the job is submitted (api/services/callback-url.ts). */
+const CallbackUrl = Type.Optional(
+  Type.String({ description: 'Told {job_id, status, finished_at}, signed, when it ends (docs/api.md, Webhooks).' }),
+);
 
 export interface BulkLimits {
   maxBulkDocuments: number;
@@ -22,6 +27,7 @@ export function bulkQuerySchema(limits: BulkLimits) {
       documents: Type.Array(DocumentSchema, { minItems: 1, maxItems: limits.maxBulkDocuments }),
       top_k: TopK,
       raw_scores: Type.Optional(Type.Boolean()),
+      callback_url: CallbackUrl,
     },
     { additionalProperties: false },
   );
@@ -42,6 +48,7 @@ export function bulkRequestsSchema(limits: BulkLimits) {
     {
       requests: Type.Array(request, { minItems: 1, maxItems: limits.maxRequests }),
       raw_scores: Type.Optional(Type.Boolean()),
+      callback_url: CallbackUrl,
     },
     { additionalProperties: false },
   );
@@ -116,6 +123,8 @@ export const BulkJobStatusSchema = Type.Object({
   /** When completed: the first page of the result, and where to read the others. */
   result: Type.Optional(ResultPageSchema),
   result_url: Type.Optional(Type.String()),
+  /** With a callback_url, once the job has ended: how its webhook fared. */
+  webhook: Type.Optional(WebhookOutcomeSchema),
 });
 
 export type BulkJobStatus = Static<typeof BulkJobStatusSchema>;

@@ -233,6 +233,7 @@ test('enqueueing again after delivery keeps the outcome and does not notify twic
   const first = await deliver(data);
   await enqueueWebhook(target, data);
   assert.deepEqual(await readWebhookOutcome(redis, keyPrefix(config), data.jobId), first);
-  assert.equal((await queue.getJobCounts('waiting', 'active', 'delayed')).waiting, 0);
+  const counts = await queue.getJobCounts('waiting', 'active', 'delayed');
+  assert.deepEqual(counts, { waiting: 0, active: 0, delayed: 0 });
   assert.equal(receiver.at('/ok/twice').length, 1);
 });

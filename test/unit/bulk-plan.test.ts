@@ -38,6 +38,11 @@ test('the content hash tells bodies apart, and only them', () => {
   assert.notEqual(hash(body), hash({ ...body, raw_scores: true }));
   assert.notEqual(hash(body), hash({ query: 'q', documents: ['ab'] }));
   assert.notEqual(hash(body), hash({ requests: [body] }));
+  const told = { ...body, callback_url: 'http://127.0.0.1/a' };
+  assert.notEqual(hash(body), hash(told));
+  assert.notEqual(hash(told), hash({ ...body, callback_url: 'http://127.0.0.1/b' }));
+  assert.equal(hash(body), hash({ ...body, callback_url: undefined }));
+  assert.equal(planBulk(told, 10).callbackUrl, told.callback_url);
 });
 
 test('merge: global order with ties by index, top_k; form 2 ranks each request on its own', () => {

@@ -7,6 +7,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { RedisClient } from '../../shared/queue.ts';
 import type { Config } from '../../shared/config.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { notifyBulkJobEnded } from '../../shared/bulk/notify.ts';
 import { cancelChannel, endBulkJob } from '../../shared/bulk/store.ts';
 import {
   BULK_QUEUE_NAME,
@@ -18,6 +19,7 @@ import {
   type BulkChunkData,
   type BulkMergeData,
 } from '../../shared/queue.ts';
+import { createWebhookQueue, type WebhookTarget } from '../../shared/webhook-queue.ts';
 import type { RerankEngine } from '../engine/index.ts';
 import { CancelWatch } from './cancel-watch.ts';
 import { processChunk } from './chunk-processor.ts';
@@ -44,6 +46,8 @@ export class BulkWorker {
   private watch: CancelWatch | undefined;
   private readonly queue: Queue;
   private readonly prefix: string;
+  /** Where a bulk job's end is queued for its callback_url (worker/webhooks.ts delivers it). */
+  private readonly webhooks: WebhookTarget;
 
   constructor(private readonly options: BulkWorkerOptions) {
     this.prefix = keyPrefix(options.config);
@@ -54,6 +58,9 @@ export class BulkWorker {
       streams: eventStreamOptions(options.config),
     });
     this.queue.on('error', () => undefined); // the main worker logs RedisClient trouble
+    const webhookQueue = createWebhookQueue(options.config, options.redis);
+    webhookQueue.on('error', () => undefined);
+    this.webhooks = { queue: webhookQueue, redis: options.redis, config: options.config };
   }
 
   async start(): Promise<void> {
@@ -81,7 +88,8 @@ export class BulkWorker {
       return result;
     }
     const ttlSeconds = this.options.config.RETAIN_COMPLETED_SECONDS;
-    const merged = await mergeBulkJob({ redis, prefix: this.prefix, ttlSeconds }, job.data.bulkId);
+    const context = { redis, prefix: this.prefix, ttlSeconds, webhooks: this.webhooks };
+    const merged = await mergeBulkJob(context, job.data.bulkId);
     this.options.logger.info({ bulkId: job.data.bulkId, ...merged }, 'bulk job merged');
     return merged;
   }
@@ -98,6 +106,7 @@ export class BulkWorker {
       if (await endBulkJob(redis, this.prefix, { id: bulkId, status: 'failed', error: { code, message }, ttlSeconds })) {
         await redis.publish(cancelChannel(this.prefix), bulkId);
         logger.warn({ bulkId, jobId: job.id, code }, 'bulk job failed');
+        await notifyBulkJobEnded(this.webhooks, bulkId);
       }
     } catch (failure) {
       this.options.logger.warn({ err: failure, jobId: job.id }, 'could not mark the bulk job failed');
@@ -110,6 +119,10 @@ export class BulkWorker {
     await this.worker?.close(connection !== undefined && connection.status !== 'ready').catch(() => undefined);
     this.watch?.close();
     connection?.disconnect();
-    await this.queue.close();
+    try {
+      await this.queue.close();
+    } finally {
+      await this.webhooks.queue.close();
+    }
   }
 }

@@ -5,12 +5,16 @@
  */
 import type { RedisClient } from '../../shared/queue.ts';
 import { ENTRY_BYTES, rankSlice, scoresFromBytes, writeEntries } from '../../shared/bulk/ranking.ts';
+import { notifyBulkJobEnded } from '../../shared/bulk/notify.ts';
 import { completeBulkJob, readBulkRecord, readBulkScores, type BulkRequestMeta } from '../../shared/bulk/store.ts';
+import type { WebhookTarget } from '../../shared/webhook-queue.ts';
 
 export interface MergeContext {
   redis: RedisClient;
   prefix: string;
   ttlSeconds: number;
+  /** Where the job's callback_url webhook is queued once it completed. */
+  webhooks: WebhookTarget;
 }
 
 export interface Merged {
@@ -41,14 +45,19 @@ export function mergeScores(scores: Float64Array, topK: number | undefined, requ
   return { ranked, kept, requests: metas };
 }
 
-/** Merges a bulk job whose chunks are all stored; a no-op when it was cancelled or merged already. */
+/**
+ * Merges a bulk job whose chunks are all stored, then queues its webhook; a no-op when it was cancelled or merged
+ * already (a retry after the webhook could not be queued queues it then: enqueueWebhook is idempotent).
+ */
 export async function mergeBulkJob(context: MergeContext, bulkId: string): Promise<{ merged: boolean }> {
   const { redis, prefix } = context;
   const record = await readBulkRecord(redis, prefix, bulkId);
+  if (record?.status === 'completed') await notifyBulkJobEnded(context.webhooks, bulkId);
   if (!record || record.status !== 'active') return { merged: false };
   const bytes = await readBulkScores(redis, prefix, bulkId);
   if (!bytes) return { merged: false };
   const merged = mergeScores(scoresFromBytes(bytes, record.total), record.topK, record.requests);
   const done = await completeBulkJob(redis, prefix, { id: bulkId, ...merged, ttlSeconds: context.ttlSeconds });
+  if (done) await notifyBulkJobEnded(context.webhooks, bulkId);
   return { merged: done };
 }

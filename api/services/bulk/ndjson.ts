@@ -14,7 +14,7 @@ export interface NdjsonLimits {
   maxDocuments: number;
 }
 
-const HEADER_FIELDS = new Set(['query', 'top_k', 'raw_scores']);
+const HEADER_FIELDS = new Set(['query', 'top_k', 'raw_scores', 'callback_url']);
 
 function parseLine(line: string, what: () => ServiceError): unknown {
   try {
@@ -26,7 +26,10 @@ function parseLine(line: string, what: () => ServiceError): unknown {
 
 function checkHeader(value: unknown): Omit<BulkQueryBody, 'documents'> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ServiceError('VALIDATION_FAILED', 'The first line must be a JSON object: {"query", "top_k"?, "raw_scores"?}.');
+    throw new ServiceError(
+      'VALIDATION_FAILED',
+      'The first line must be a JSON object: {"query", "top_k"?, "raw_scores"?, "callback_url"?}.',
+    );
   }
   const header = value as Record<string, unknown>;
   const unknown = Object.keys(header).find((field) => !HEADER_FIELDS.has(field));
@@ -37,7 +40,15 @@ function checkHeader(value: unknown): Omit<BulkQueryBody, 'documents'> {
   if (header.raw_scores !== undefined && typeof header.raw_scores !== 'boolean') {
     throw new ServiceError('VALIDATION_FAILED', 'raw_scores must be boolean.', { field: 'raw_scores' });
   }
-  return { query: header.query, top_k: topK as number | undefined, raw_scores: header.raw_scores as boolean | undefined };
+  if (header.callback_url !== undefined && typeof header.callback_url !== 'string') {
+    throw new ServiceError('VALIDATION_FAILED', 'callback_url must be a string.', { field: 'callback_url' });
+  }
+  return {
+    query: header.query,
+    top_k: topK as number | undefined,
+    raw_scores: header.raw_scores as boolean | undefined,
+    callback_url: header.callback_url,
+  };
 }
 
 function documentText(value: unknown, index: number): string {

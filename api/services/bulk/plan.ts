@@ -17,6 +17,7 @@ export interface BulkPlan {
   raw: boolean;
   topK?: number;
   requests?: BulkRequestMeta[];
+  callbackUrl?: string;
   /** Each chunk's segments; a chunk holds at most chunkSize pairs. */
   chunks: BulkSegment[][];
   contentHash: string;
@@ -62,6 +63,9 @@ export function planBulk(body: BulkBody, chunkSize: number): BulkPlan {
   const raw = body.raw_scores ?? false;
   const hash = createHash('sha256');
   const packer = new ChunkPacker(chunkSize);
+  const callbackUrl = body.callback_url;
+  // Part of the Idempotency-Key comparison: the same documents told to another URL are another job.
+  if (callbackUrl !== undefined) hash.update(JSON.stringify(['callback_url', callbackUrl]));
   const addRerank = (query: string, documents: string[], topK: number | undefined, id?: string) => {
     // Lengths keep the parts apart, so no two different bodies hash alike, without a copy of every document.
     hash.update(JSON.stringify([id ?? null, topK ?? null, query, documents.length]));
@@ -73,7 +77,8 @@ export function planBulk(body: BulkBody, chunkSize: number): BulkPlan {
     addRerank(body.query, body.documents.map(text), body.top_k);
     const total = packer.offset;
     const name = jobDisplayName(body.query, total);
-    return { form: 'query', name, total, raw, topK: body.top_k, chunks: packer.finish(), contentHash: hash.digest('hex') };
+    const chunks = packer.finish();
+    return { form: 'query', name, total, raw, topK: body.top_k, callbackUrl, chunks, contentHash: hash.digest('hex') };
   }
   hash.update(JSON.stringify(['requests', raw]));
   const requests = body.requests.map((request): BulkRequestMeta => {
@@ -87,5 +92,6 @@ export function planBulk(body: BulkBody, chunkSize: number): BulkPlan {
   const total = packer.offset;
   const first = body.requests[0]?.query ?? '';
   const name = `${jobDisplayName(first, total)} in ${requests.length.toLocaleString('en-US')} requests`;
-  return { form: 'requests', name, total, raw, requests, chunks: packer.finish(), contentHash: hash.digest('hex') };
+  const chunks = packer.finish();
+  return { form: 'requests', name, total, raw, requests, callbackUrl, chunks, contentHash: hash.digest('hex') };
 }

@@ -11,6 +11,7 @@ import { ServiceError } from '../../../shared/errors.ts';
 import { createBulkRecord, endBulkJob, readBulkRecord } from '../../../shared/bulk/store.ts';
 import type { BulkChunkData } from '../../../shared/queue.ts';
 import type { BulkAccepted, BulkBody } from '../../../shared/schemas/bulk.ts';
+import { checkCallbackUrl } from '../callback-url.ts';
 import { planBulk, type BulkPlan } from './plan.ts';
 
 export interface BulkDeps {
@@ -37,7 +38,9 @@ export function checkIdempotencyKey(header: string | string[] | undefined): stri
 }
 
 export async function submitBulk(deps: BulkDeps, body: BulkBody, key?: string): Promise<BulkAccepted> {
-  const plan = planBulk(body, deps.config.BULK_CHUNK_DOCUMENTS);
+  // Refused (400) before anything is stored; the job keeps the URL as it will be called.
+  const callbackUrl = body.callback_url === undefined ? undefined : checkCallbackUrl(body.callback_url, deps.config);
+  const plan = planBulk({ ...body, callback_url: callbackUrl }, deps.config.BULK_CHUNK_DOCUMENTS);
   const id = newBulkId();
   return deps.withRedis(async () => {
     if (key !== undefined) {

@@ -6,6 +6,7 @@ import { ServiceError } from '../../../shared/errors.ts';
 import { decodeEntries } from '../../../shared/bulk/ranking.ts';
 import { readBulkRecord, readRankedEntries, type BulkRecord } from '../../../shared/bulk/store.ts';
 import type { BulkJobStatus, RankingPage, RequestsPage, ResultPage } from '../../../shared/schemas/bulk.ts';
+import { readWebhookOutcome } from '../../../shared/webhook-queue.ts';
 import type { BulkDeps } from './submit.ts';
 
 /** Default and largest page: ranking entries for form 1 (and /rerank jobs), requests for form 2. */
@@ -82,6 +83,10 @@ export async function bulkJobStatus(deps: BulkDeps, record: BulkRecord): Promise
   if (record.status === 'completed') {
     view.result = await bulkResultPage(deps, record, {});
     view.result_url = `/jobs/${record.id}/result`;
+  }
+  if (record.callbackUrl !== undefined) {
+    const webhook = await deps.withRedis(() => readWebhookOutcome(deps.redis, deps.prefix, record.id));
+    if (webhook) view.webhook = webhook;
   }
   return view;
 }
