@@ -44,6 +44,8 @@ export interface BulkRecord {
   error?: { code: string; message: string };
   /** Chunks each worker stored. */
   workers: Record<string, number>;
+  /** Who submitted it (api/auth/owner.ts); absent on records written before owners were recorded. */
+  owner?: string;
 }
 
 /** An unfinished job's keys expire after a week: nothing is left behind by a job no worker ever finishes. */
@@ -97,6 +99,7 @@ export interface NewBulkRecord {
   raw: boolean;
   topK?: number;
   requests?: BulkRequestMeta[];
+  owner: string;
 }
 
 export async function createBulkRecord(redis: RedisClient, prefix: string, job: NewBulkRecord): Promise<void> {
@@ -110,6 +113,7 @@ export async function createBulkRecord(redis: RedisClient, prefix: string, job: 
     chunks: String(job.chunks),
     raw: job.raw ? '1' : '0',
     created_at: String(Date.now()),
+    owner: job.owner,
   };
   if (job.topK !== undefined) fields.top_k = String(job.topK);
   if (job.requests) fields.requests = JSON.stringify(job.requests);
@@ -140,6 +144,7 @@ export async function readBulkRecord(redis: RedisClient, prefix: string, id: str
     requests: hash.requests ? (JSON.parse(hash.requests) as BulkRequestMeta[]) : undefined,
     error: hash.error_code ? { code: hash.error_code, message: hash.error_message ?? '' } : undefined,
     workers,
+    owner: hash.owner,
   };
 }
 

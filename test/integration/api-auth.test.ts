@@ -43,7 +43,7 @@ after(async () => {
 
 const ROUTES = [
   { name: 'POST /rerank', scope: 'rerank', method: 'POST', url: '/rerank', payload: { query: 'q', documents: ['a'] } },
-  { name: 'GET /jobs/:id', scope: 'jobs', method: 'GET', url: `/jobs/rr-${'0'.repeat(64)}` },
+  { name: 'GET /jobs/:id', scope: 'jobs', method: 'GET', url: `/jobs/rq-${'0'.repeat(32)}` },
   { name: 'GET /metrics', scope: 'metrics', method: 'GET', url: '/metrics' },
 ] as const;
 
