@@ -9,3 +9,10 @@ import type { FastifyRequest } from 'fastify';
 export const OPEN_OWNER = 'open';
 
 export const ownerOf = (request: FastifyRequest): string => request.apiKeyId ?? OPEN_OWNER;
+
+/**
+ * Whether the caller may see which workers (hostname-pid) ran a bulk job: only with the `metrics` scope, which
+ * shows them anyway, or in open mode. Call on routes that declare a scope (there apiKeyId is set whenever keys are).
+ */
+export const seesWorkerIds = (request: FastifyRequest): boolean =>
+  request.apiKeyId === undefined || request.apiKeyScopes?.has('metrics') === true;

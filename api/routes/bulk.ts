@@ -19,8 +19,9 @@ import {
   type BulkBody,
 } from '../../shared/schemas/bulk.ts';
 import { JobParamsSchema } from '../../shared/schemas/rerank.ts';
-import { ownerOf } from '../auth/owner.ts';
+import { ownerOf, seesWorkerIds } from '../auth/owner.ts';
 import { cancelBulkJob } from '../services/bulk/cancel.ts';
+import { withoutWorkerIds } from '../services/bulk/public-view.ts';
 import { readNdjsonBody } from '../services/bulk/ndjson.ts';
 import { checkIdempotencyKey, submitBulk, type BulkDeps } from '../services/bulk/submit.ts';
 import { bulkJobStatus, bulkResultPage, findBulkRecord, pageBounds } from '../services/bulk/view.ts';
@@ -113,7 +114,8 @@ export async function bulkRoutes(app: FastifyInstance, { config }: { config: Con
       }
       const outcome = await cancelBulkJob(deps, await findBulkRecord(deps, id, owner));
       if (outcome === 'deleted') return reply.code(204).send(null);
-      return bulkJobStatus(deps, await findBulkRecord(deps, id, owner));
+      const status = await bulkJobStatus(deps, await findBulkRecord(deps, id, owner));
+      return seesWorkerIds(request) ? status : withoutWorkerIds(status);
     },
   );
 }

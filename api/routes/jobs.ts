@@ -11,7 +11,8 @@ import { ServiceError } from '../../shared/errors.ts';
 import { keyPrefix } from '../../shared/queue.ts';
 import { BulkJobStatusSchema, isBulkJobId } from '../../shared/schemas/bulk.ts';
 import { JobParamsSchema, JobQuerySchema, JobStatusSchema } from '../../shared/schemas/rerank.ts';
-import { ownerOf } from '../auth/owner.ts';
+import { ownerOf, seesWorkerIds } from '../auth/owner.ts';
+import { withoutWorkerIds } from '../services/bulk/public-view.ts';
 import { bulkJobStatus, findBulkRecord } from '../services/bulk/view.ts';
 import type { BulkDeps } from '../services/bulk/submit.ts';
 import { resolveJobToken } from '../services/job-tokens.ts';
@@ -36,7 +37,10 @@ export async function jobRoutes(app: FastifyInstance, { config }: { config: Conf
     async (request) => {
       const { id } = request.params;
       const owner = ownerOf(request);
-      if (isBulkJobId(id)) return bulkJobStatus(bulk, await findBulkRecord(bulk, id, owner));
+      if (isBulkJobId(id)) {
+        const status = await bulkJobStatus(bulk, await findBulkRecord(bulk, id, owner));
+        return seesWorkerIds(request) ? status : withoutWorkerIds(status);
+      }
       const target = await resolveJobToken(deps, id, owner);
       const topK = request.query.top_k === undefined ? target.topK : Number(request.query.top_k);
       const status = await findJobStatus(deps, target.jobId, topK);

@@ -76,7 +76,8 @@ function assertNotFound(reply: Reply, what: string): void {
 before(async () => {
   modelDir = await ensureTestModel('tiny');
   const env = { REDIS_URL, QUEUE_PREFIX: PREFIX, MODEL_DIR: modelDir, LOG_LEVEL: 'info', INTRA_OP_THREADS: '1' };
-  keyed = spawnService({ entry: 'api/main.ts', env: { ...env, PORT: '0', API_KEYS: `${KEY_A},${KEY_B}` } });
+  // A has every scope, metrics included; B may rerank and read jobs only.
+  keyed = spawnService({ entry: 'api/main.ts', env: { ...env, PORT: '0', API_KEYS: `${KEY_A},${KEY_B}:rerank+jobs` } });
   open = spawnService({ entry: 'api/main.ts', env: { ...env, PORT: '0' } });
   worker = spawnService({ entry: 'worker/main.ts', env });
   const [a, b] = await Promise.all([
@@ -167,6 +168,16 @@ test("a bulk job is invisible to another key: GET, result and DELETE are 404", a
   assert.equal((await asA(`/jobs/${id}/result`)).status, 200);
   assert.equal((await asA(`/jobs/${id}`)).status, 200, "B's DELETE left A's job alone");
   assert.equal((await asA(`/jobs/${id}`, { method: 'DELETE' })).status, 204);
+});
+
+test('worker ids (hostname-pid) only for a key with the metrics scope; others see opaque labels', async () => {
+  const body = { query: 'where did it run', documents: ['five', 'six'] };
+  const ofA = await asA('/jobs', { body });
+  const ofB = await asB('/jobs', { body });
+  const [doneA, doneB] = await Promise.all([untilCompleted(asA, ofA.body.job_id), untilCompleted(asB, ofB.body.job_id)]);
+  assert.ok(doneA.body.workers[0].worker_id.endsWith(`-${worker.child.pid}`), JSON.stringify(doneA.body.workers));
+  assert.deepEqual(doneB.body.workers, [{ worker_id: 'worker-1', chunks: 1 }]);
+  assert.ok(!JSON.stringify(doneB.body).includes(String(worker.child.pid)));
 });
 
 test('Idempotency-Key is per key: the same key string from two API keys makes two jobs', async () => {

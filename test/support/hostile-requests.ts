@@ -180,7 +180,9 @@ function wrongMethods(): HostileCase[] {
     for (const path of ['/health', '/ready', '/metrics']) cases.push({ kind: 'wrong method', request: httpRequest(method, path, []), expect: [405] });
   }
   cases.push({ kind: 'empty job id', request: httpRequest('GET', '/jobs/', []), expect: [400] });
-  for (const path of ['/', '/rerank/', '/RERANK', '/rerank/x', '/jobs', '/admin', '/admin/queues', '/.env', '/.git/config', '/node_modules/fastify/package.json', '/api/../.env']) {
+  // GET /jobs is a wrong method (POST /jobs submits bulk jobs), not an unknown route.
+  cases.push({ kind: 'wrong method', request: httpRequest('GET', '/jobs', []), expect: [405] });
+  for (const path of ['/', '/rerank/', '/RERANK', '/rerank/x', '/admin', '/admin/queues', '/.env', '/.git/config', '/node_modules/fastify/package.json', '/api/../.env']) {
     cases.push({ kind: 'unknown route', request: httpRequest('GET', path, []), expect: [404] });
   }
   return cases;
