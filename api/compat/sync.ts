@@ -13,8 +13,9 @@ export interface SyncRanking {
   tokens: number;
 }
 
-export async function rerankSync(deps: RerankDeps, request: RerankRequest): Promise<SyncRanking> {
-  const outcome = await rerank(deps, request, deps.config.MAX_SYNC_WAIT_MS);
+/** `owner`: a retry after a 504 joins the job only when it comes from the same API key (services/job-id.ts). */
+export async function rerankSync(deps: RerankDeps, request: RerankRequest, owner: string): Promise<SyncRanking> {
+  const outcome = await rerank(deps, request, deps.config.MAX_SYNC_WAIT_MS, owner);
   if (outcome.kind === 'accepted') throw new ServiceError('SYNC_TIMEOUT');
   return { ranking: outcome.body, tokens: outcome.tokens ?? estimateTokens(request, deps.config.MAX_SEQ_LENGTH) };
 }

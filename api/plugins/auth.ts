@@ -21,6 +21,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Short id of the request's API key (see keyId), once authenticated; undefined on open routes or open mode. */
     apiKeyId: string | undefined;
+    /** The request's API key's scopes, once authenticated; undefined where apiKeyId is. */
+    apiKeyScopes: ReadonlySet<Scope> | undefined;
   }
 }
 
@@ -42,11 +44,13 @@ function authenticate(keys: readonly ApiKey[], request: FastifyRequest, reply: F
   if (!key) refuse(reply, `${CHALLENGE}, error="invalid_token"`, 'The API key is not valid.');
   if (!key.scopes.has(scope)) throw new ServiceError('FORBIDDEN', undefined, { scope });
   request.apiKeyId = keyId(key);
+  request.apiKeyScopes = key.scopes;
 }
 
 export const authPlugin = fp(
   async (app: FastifyInstance, { config }: { config: Config }) => {
     app.decorateRequest('apiKeyId', undefined);
+    app.decorateRequest('apiKeyScopes', undefined);
     if (!config.API_KEYS) {
       app.log.warn('API_KEYS is not set: every route is open to anyone who can reach the API');
       return;

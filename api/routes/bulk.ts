@@ -19,10 +19,13 @@ import {
   type BulkBody,
 } from '../../shared/schemas/bulk.ts';
 import { JobParamsSchema } from '../../shared/schemas/rerank.ts';
+import { ownerOf, seesWorkerIds } from '../auth/owner.ts';
 import { cancelBulkJob } from '../services/bulk/cancel.ts';
+import { withoutWorkerIds } from '../services/bulk/public-view.ts';
 import { readNdjsonBody } from '../services/bulk/ndjson.ts';
 import { checkIdempotencyKey, submitBulk, type BulkDeps } from '../services/bulk/submit.ts';
 import { bulkJobStatus, bulkResultPage, findBulkRecord, pageBounds } from '../services/bulk/view.ts';
+import { resolveJobToken } from '../services/job-tokens.ts';
 import { completedScores, lookupJob, type JobsDeps } from '../services/jobs.ts';
 import { rankScores } from '../services/rankings.ts';
 
@@ -49,6 +52,7 @@ export async function bulkRoutes(app: FastifyInstance, { config }: { config: Con
   typed.post(
     '/jobs',
     {
+      config: { scope: 'rerank' },
       bodyLimit: config.MAX_BULK_BODY_BYTES,
       schema: {
         body: { content: { 'application/json': { schema: bulkBodySchema(limits) }, [NDJSON]: { schema: {} } } },
@@ -58,7 +62,7 @@ export async function bulkRoutes(app: FastifyInstance, { config }: { config: Con
     async (request, reply) => {
       const key = checkIdempotencyKey(request.headers['idempotency-key']);
       const body = request.body instanceof Readable ? await readNdjsonBody(request.body, ndjsonLimits) : request.body;
-      const accepted = await submitBulk(deps, body as BulkBody, key);
+      const accepted = await submitBulk(deps, body as BulkBody, key, ownerOf(request));
       return reply
         .code(202)
         .header('Location', accepted.status_url)
@@ -69,19 +73,24 @@ export async function bulkRoutes(app: FastifyInstance, { config }: { config: Con
 
   typed.get(
     '/jobs/:id/result',
-    { schema: { params: JobParamsSchema, querystring: ResultQuerySchema, response: { 200: ResultPageSchema } } },
+    {
+      config: { scope: 'jobs' },
+      schema: { params: JobParamsSchema, querystring: ResultQuerySchema, response: { 200: ResultPageSchema } },
+    },
     async (request) => {
       const { id } = request.params;
+      const owner = ownerOf(request);
       const page = {
         offset: request.query.offset === undefined ? undefined : Number(request.query.offset),
         limit: request.query.limit === undefined ? undefined : Number(request.query.limit),
       };
-      if (isBulkJobId(id)) return bulkResultPage(deps, await findBulkRecord(deps, id), page);
-      // A /rerank job's ranking, paged the same way.
-      const found = await jobs.withRedis(() => lookupJob(jobs.queue, id));
+      if (isBulkJobId(id)) return bulkResultPage(deps, await findBulkRecord(deps, id, owner), page);
+      // A /rerank 202's job, by its token: the ranking paged the same way.
+      const { jobId } = await resolveJobToken(jobs, id, owner);
+      const found = await jobs.withRedis(() => lookupJob(jobs.queue, jobId));
       if (!found) throw new ServiceError('JOB_NOT_FOUND');
       if (found.state !== 'completed') throw new ServiceError('RESULT_NOT_READY');
-      const scores = await completedScores(jobs, id);
+      const scores = await completedScores(jobs, jobId);
       if (!scores) throw new ServiceError('JOB_NOT_FOUND');
       const { rankings } = rankScores(scores);
       const { end, ...bounds } = pageBounds('query', rankings.length, page);
@@ -91,16 +100,22 @@ export async function bulkRoutes(app: FastifyInstance, { config }: { config: Con
 
   typed.delete(
     '/jobs/:id',
-    { schema: { params: JobParamsSchema, response: { 200: BulkJobStatusSchema, 204: Type.Null() } } },
+    {
+      config: { scope: 'jobs' },
+      schema: { params: JobParamsSchema, response: { 200: BulkJobStatusSchema, 204: Type.Null() } },
+    },
     async (request, reply) => {
       const { id } = request.params;
+      const owner = ownerOf(request);
       if (!isBulkJobId(id)) {
-        const found = await jobs.withRedis(() => lookupJob(jobs.queue, id));
+        const { jobId } = await resolveJobToken(jobs, id, owner);
+        const found = await jobs.withRedis(() => lookupJob(jobs.queue, jobId));
         throw new ServiceError(found ? 'JOB_NOT_CANCELLABLE' : 'JOB_NOT_FOUND');
       }
-      const outcome = await cancelBulkJob({ ...deps, webhookQueue: app.webhookQueue }, await findBulkRecord(deps, id));
+      const outcome = await cancelBulkJob({ ...deps, webhookQueue: app.webhookQueue }, await findBulkRecord(deps, id, owner));
       if (outcome === 'deleted') return reply.code(204).send(null);
-      return bulkJobStatus(deps, await findBulkRecord(deps, id));
+      const status = await bulkJobStatus(deps, await findBulkRecord(deps, id, owner));
+      return seesWorkerIds(request) ? status : withoutWorkerIds(status);
     },
   );
 }

@@ -12,6 +12,7 @@ import {
   cohereV1RequestSchema,
   cohereV2RequestSchema,
 } from '../../shared/schemas/cohere.ts';
+import { ownerOf } from '../auth/owner.ts';
 import { cohereErrorBody, fromCohereV1, fromCohereV2, toCohereResponse } from '../compat/cohere.ts';
 import { dialectErrorHandler } from '../compat/errors.ts';
 import { rerankSync } from '../compat/sync.ts';
@@ -37,7 +38,7 @@ export async function cohereRoutes(app: FastifyInstance, { config }: { config: C
     },
     async (request) => {
       const { documents, return_documents: echo } = request.body;
-      const ranked = await rerankSync(deps, fromCohereV1(request.body));
+      const ranked = await rerankSync(deps, fromCohereV1(request.body), ownerOf(request));
       const answer = { version: '1', model: config.MODEL_NAME, documentCount: documents.length } as const;
       return toCohereResponse(ranked, echo ? { ...answer, echo: documents } : answer);
     },
@@ -55,7 +56,7 @@ export async function cohereRoutes(app: FastifyInstance, { config }: { config: C
       },
     },
     async (request) => {
-      const ranked = await rerankSync(deps, fromCohereV2(request.body));
+      const ranked = await rerankSync(deps, fromCohereV2(request.body), ownerOf(request));
       const documentCount = request.body.documents.length;
       return toCohereResponse(ranked, { version: '2', model: config.MODEL_NAME, documentCount });
     },

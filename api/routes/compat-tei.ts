@@ -12,6 +12,7 @@ import {
   TeiRerankResponseSchema,
   teiRerankRequestSchema,
 } from '../../shared/schemas/tei.ts';
+import { ownerOf } from '../auth/owner.ts';
 import { dialectErrorHandler } from '../compat/errors.ts';
 import { rerankSync } from '../compat/sync.ts';
 import { fromTei, teiErrorBody, teiInfo, toTeiResponse } from '../compat/tei.ts';
@@ -36,7 +37,7 @@ export async function teiRoutes(app: FastifyInstance, { config }: { config: Conf
         response: { 200: TeiRerankResponseSchema, ...errors },
       },
     },
-    async (request) => toTeiResponse(await rerankSync(deps, fromTei(request.body)), request.body),
+    async (request) => toTeiResponse(await rerankSync(deps, fromTei(request.body), ownerOf(request)), request.body),
   );
 
   typed.get(

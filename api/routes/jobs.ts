@@ -1,6 +1,7 @@
 /**
- * GET /jobs/:id: where a job is, and its result once done. /rerank jobs (rr-) are ranked with the top_k in the
- * status URL; bulk jobs (bj-) report progress and the first page of their result (routes/bulk.ts has the rest).
+ * GET /jobs/:id: where a job is, and its result once done, for the key that created it only. A /rerank 202's
+ * token (rq-) shows its job ranked with the request's top_k (or the URL's); bulk jobs (bj-) report progress and
+ * the first page of their result (routes/bulk.ts has the rest).
  */
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -10,8 +11,11 @@ import { ServiceError } from '../../shared/errors.ts';
 import { keyPrefix } from '../../shared/queue.ts';
 import { BulkJobStatusSchema, isBulkJobId } from '../../shared/schemas/bulk.ts';
 import { JobParamsSchema, JobQuerySchema, JobStatusSchema } from '../../shared/schemas/rerank.ts';
+import { ownerOf, seesWorkerIds } from '../auth/owner.ts';
+import { withoutWorkerIds } from '../services/bulk/public-view.ts';
 import { bulkJobStatus, findBulkRecord } from '../services/bulk/view.ts';
 import type { BulkDeps } from '../services/bulk/submit.ts';
+import { resolveJobToken } from '../services/job-tokens.ts';
 import { findJobStatus, type JobsDeps } from '../services/jobs.ts';
 
 export async function jobRoutes(app: FastifyInstance, { config }: { config: Config }): Promise<void> {
@@ -32,11 +36,17 @@ export async function jobRoutes(app: FastifyInstance, { config }: { config: Conf
     },
     async (request) => {
       const { id } = request.params;
-      if (isBulkJobId(id)) return bulkJobStatus(bulk, await findBulkRecord(bulk, id));
-      const topK = request.query.top_k === undefined ? undefined : Number(request.query.top_k);
-      const status = await findJobStatus(deps, id, topK);
+      const owner = ownerOf(request);
+      if (isBulkJobId(id)) {
+        const status = await bulkJobStatus(bulk, await findBulkRecord(bulk, id, owner));
+        return seesWorkerIds(request) ? status : withoutWorkerIds(status);
+      }
+      const target = await resolveJobToken(deps, id, owner);
+      const topK = request.query.top_k === undefined ? target.topK : Number(request.query.top_k);
+      const status = await findJobStatus(deps, target.jobId, topK);
       if (!status) throw new ServiceError('JOB_NOT_FOUND');
-      return status;
+      // The client knows the job by its token only: the content-hash id stays internal.
+      return { ...status, job_id: id };
     },
   );
 }

@@ -3,7 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../../shared/config.ts';
 import { JobAcceptedSchema, RerankResponseSchema, rerankRequestSchema } from '../../shared/schemas/rerank.ts';
+import { ownerOf } from '../auth/owner.ts';
 import { parsePrefer, preferenceApplied } from '../prefer.ts';
+import { createJobToken } from '../services/job-tokens.ts';
 import { rerank, rerankDeps } from '../services/rerank.ts';
 import { roundedTimings, timingHeaders } from '../timings.ts';
 
@@ -28,7 +30,8 @@ export async function rerankRoutes(app: FastifyInstance, { config }: { config: C
       // The wait counts from the request's arrival: under a burst, time spent queued behind other requests (body,
       // parsing, validation) is part of it, or the 202 comes late. Nothing left: answer at once.
       const waitMs = plan.waitMs === 0 ? 0 : Math.max(0, Math.round(plan.waitMs - reply.elapsedTime));
-      const outcome = await rerank(deps, request.body, waitMs);
+      const owner = ownerOf(request);
+      const outcome = await rerank(deps, request.body, waitMs, owner);
       // The request's log line (plugins/request-log.ts) names the job it ran or joined, and its stage timings.
       const { jobId, timings } = outcome;
       request.log = request.log.child({ jobId, ...(timings && roundedTimings(timings)) });
@@ -36,11 +39,15 @@ export async function rerankRoutes(app: FastifyInstance, { config }: { config: C
       const applied = preferenceApplied(plan, outcome.kind === 'accepted');
       if (applied) reply.header('Preference-Applied', applied);
       if (outcome.kind === 'done') return reply.code(200).send(outcome.body);
+      // Each 202 gets a token of its own, never the job's content-hash id (services/job-tokens.ts).
+      const token = await createJobToken(deps, { jobId, owner, topK: request.body.top_k });
+      request.log = request.log.child({ jobToken: token });
+      const statusUrl = `/jobs/${token}`;
       return reply
         .code(202)
-        .header('Location', outcome.body.status_url)
+        .header('Location', statusUrl)
         .header('Retry-After', POLL_AFTER_SECONDS)
-        .send(outcome.body);
+        .send({ job_id: token, status: outcome.status, status_url: statusUrl });
     },
   );
 }

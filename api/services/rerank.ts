@@ -10,7 +10,6 @@ import { keyPrefix, type RerankJobData, type RerankJobResult } from '../../share
 import { resultKey } from '../../shared/results.ts';
 import {
   documentText,
-  type JobAccepted,
   type JobStatusValue,
   type RerankRequest,
   type RerankResponse,
@@ -53,11 +52,12 @@ async function settleWithin<T>(ms: number, promise: Promise<T>): Promise<T | typ
 
 /**
  * jobId and the job's stage timings (once it has run) travel along for the response headers and the log; tokens
- * (what the worker tokenized, when its result says) for the compatibility routes' usage.
+ * (what the worker tokenized, when its result says) for the compatibility routes' usage. An accepted job's id is
+ * internal: the route hands out a token for it (job-tokens.ts), never the id.
  */
 export type RerankOutcome = (
   | { kind: 'done'; body: RerankResponse; tokens?: number }
-  | { kind: 'accepted'; body: JobAccepted }
+  | { kind: 'accepted'; status: JobStatusValue }
 ) & {
   jobId: string;
   timings?: RerankJobResult['timings'];
@@ -74,17 +74,18 @@ export function toJobData(request: RerankRequest, config: Config): RerankJobData
   };
 }
 
-/** top_k rides along in the status URL so polling returns the ranking this request asked for. */
-export function statusUrl(jobId: string, topK?: number): string {
-  return topK === undefined ? `/jobs/${jobId}` : `/jobs/${jobId}?top_k=${topK}`;
-}
-
-export async function rerank(deps: RerankDeps, request: RerankRequest, waitMs: number): Promise<RerankOutcome> {
+/** `owner` (api/auth/owner.ts): identical requests share a job only within one owner (job-id.ts). */
+export async function rerank(
+  deps: RerankDeps,
+  request: RerankRequest,
+  waitMs: number,
+  owner: string,
+): Promise<RerankOutcome> {
   const data = toJobData(request, deps.config);
-  const jobId = jobIdFor(data);
+  const jobId = jobIdFor(data, owner);
   const accepted = (status: JobStatusValue, result?: RerankJobResult): RerankOutcome => ({
     kind: 'accepted',
-    body: { job_id: jobId, status, status_url: statusUrl(jobId, request.top_k) },
+    status,
     jobId,
     timings: result?.timings,
   });

@@ -46,6 +46,8 @@ export interface BulkRecord {
   workers: Record<string, number>;
   /** Where to POST the job's end (checked against WEBHOOK_ALLOWED_HOSTS at submit); see ./notify.ts. */
   callbackUrl?: string;
+  /** Who submitted it (api/auth/owner.ts); absent on records written before owners were recorded. */
+  owner?: string;
 }
 
 /** An unfinished job's keys expire after a week: nothing is left behind by a job no worker ever finishes. */
@@ -100,6 +102,7 @@ export interface NewBulkRecord {
   topK?: number;
   requests?: BulkRequestMeta[];
   callbackUrl?: string;
+  owner: string;
 }
 
 export async function createBulkRecord(redis: RedisClient, prefix: string, job: NewBulkRecord): Promise<void> {
@@ -113,6 +116,7 @@ export async function createBulkRecord(redis: RedisClient, prefix: string, job: 
     chunks: String(job.chunks),
     raw: job.raw ? '1' : '0',
     created_at: String(Date.now()),
+    owner: job.owner,
   };
   if (job.topK !== undefined) fields.top_k = String(job.topK);
   if (job.requests) fields.requests = JSON.stringify(job.requests);
@@ -145,6 +149,7 @@ export async function readBulkRecord(redis: RedisClient, prefix: string, id: str
     error: hash.error_code ? { code: hash.error_code, message: hash.error_message ?? '' } : undefined,
     workers,
     callbackUrl: hash.callback_url,
+    owner: hash.owner,
   };
 }
 

@@ -96,14 +96,16 @@ export const JobStatusSchema = Type.Object({
 export type JobStatus = Static<typeof JobStatusSchema>;
 
 /**
- * Our job ids, never all digits and never with a ':': "rr-" and a sha256 for /rerank (api/services/job-id.ts),
- * "bj-" and 128 random bits for bulk jobs (shared/schemas/bulk.ts).
+ * The job ids clients see, each "xx-" and 128 random bits: "rq-" for a 202 of POST /rerank (a per-request token,
+ * api/services/job-tokens.ts), "bj-" for bulk jobs (shared/schemas/bulk.ts). The internal content-hash ids of
+ * /rerank jobs ("rr-" and a sha256, api/services/job-id.ts) are never handed out nor accepted.
  */
-export const JOB_ID_PATTERN = '^(rr-[0-9a-f]{64}|bj-[0-9a-f]{32})$';
+export const JOB_TOKEN_PATTERN = '^rq-[0-9a-f]{32}$';
+export const JOB_ID_PATTERN = '^(rq-[0-9a-f]{32}|bj-[0-9a-f]{32})$';
 
 export const JobParamsSchema = Type.Object({ id: Type.String({ pattern: JOB_ID_PATTERN }) });
 
-/** top_k travels in the status URL so polling gives the same result a sync call would. */
+/** top_k: the request's own is remembered with its token; one given here overrides it. */
 export const JobQuerySchema = Type.Object(
   { top_k: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,8}$' })) },
   { additionalProperties: false },

@@ -43,8 +43,11 @@ after(async () => {
 
 const ROUTES = [
   { name: 'POST /rerank', scope: 'rerank', method: 'POST', url: '/rerank', payload: { query: 'q', documents: ['a'] } },
-  { name: 'GET /jobs/:id', scope: 'jobs', method: 'GET', url: `/jobs/rr-${'0'.repeat(64)}` },
+  { name: 'GET /jobs/:id', scope: 'jobs', method: 'GET', url: `/jobs/rq-${'0'.repeat(32)}` },
   { name: 'GET /metrics', scope: 'metrics', method: 'GET', url: '/metrics' },
+  { name: 'POST /jobs', scope: 'rerank', method: 'POST', url: '/jobs', payload: { query: 'q', documents: ['a'] } },
+  { name: 'GET /jobs/:id/result', scope: 'jobs', method: 'GET', url: `/jobs/bj-${'0'.repeat(32)}/result` },
+  { name: 'DELETE /jobs/:id', scope: 'jobs', method: 'DELETE', url: `/jobs/bj-${'0'.repeat(32)}` },
 ] as const;
 
 const call = (app: FastifyInstance, route: (typeof ROUTES)[number], key?: string) =>

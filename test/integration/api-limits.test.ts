@@ -90,7 +90,7 @@ test('Content-Encoding: 415 UNSUPPORTED_CONTENT_ENCODING; a wrong method on a kn
   assert.equal(wrong.status, 405);
   assert.equal(wrong.headers.allow, 'POST');
   assert.equal(codeOf(wrong.body), 'METHOD_NOT_ALLOWED');
-  const head = await rawRequest(port, httpRequest('PUT', `/jobs/rr-${'0'.repeat(64)}`, []));
+  const head = await rawRequest(port, httpRequest('PUT', `/jobs/rq-${'0'.repeat(32)}`, []));
   assert.equal(head.headers.allow, 'DELETE, GET, HEAD');
 });
 

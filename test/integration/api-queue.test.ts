@@ -6,7 +6,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { OPEN_OWNER } from '../../api/auth/owner.ts';
 import { jobIdFor } from '../../api/services/job-id.ts';
+import { createJobToken } from '../../api/services/job-tokens.ts';
+import { loadConfig } from '../../shared/config.ts';
 import { QUEUE_NAME, RERANK_JOB } from '../../shared/queue.ts';
 import { ensureTestModel } from '../support/models.ts';
 import { pollUntil } from '../support/poll.ts';
@@ -93,9 +97,9 @@ test('no worker yet: the seed example answers 202 with Location and Retry-After 
   assert.ok(elapsed >= 900 && elapsed < 3_000, `waited ${elapsed} ms for wait=1`);
   assert.equal(accepted.headers.get('preference-applied'), 'wait=1');
   assert.equal(accepted.headers.get('retry-after'), '1');
-  assert.match(accepted.body.job_id, /^rr-[0-9a-f]{64}$/);
+  assert.match(accepted.body.job_id, /^rq-[0-9a-f]{32}$/, 'a per-request token, not the content hash');
   assert.equal(accepted.body.status, 'queued');
-  assert.equal(accepted.body.status_url, `/jobs/${accepted.body.job_id}?top_k=1`);
+  assert.equal(accepted.body.status_url, `/jobs/${accepted.body.job_id}`);
   assert.equal(accepted.headers.get('location'), accepted.body.status_url);
   const status = await call(accepted.body.status_url);
   assert.equal(status.status, 200);
@@ -190,12 +194,16 @@ test('dedupe: identical requests (differing only in top_k) share one job and one
 
 test('bad job data fails at once without retries, is visible in GET /jobs/:id, and an identical request runs again', async () => {
   const good = { query: 'poisoned', documents: ['a', 'b'] };
-  const jobId = jobIdFor({ ...good, raw: false, model: modelName, maxLength: 64 });
+  const jobId = jobIdFor({ ...good, raw: false, model: modelName, maxLength: 64 }, OPEN_OWNER);
   const queue = new Queue(QUEUE_NAME, { connection: { url: REDIS_URL }, prefix: `{${PREFIX}}` });
+  // Clients never see the job's id: a token for it, as a 202 would have handed out, is how the API shows it.
+  const redis = new Redis(REDIS_URL);
+  const tokens = { config: loadConfig({}), redis, prefix: `{${PREFIX}}`, withRedis: <T>(op: () => Promise<T>) => op() };
+  const token = await createJobToken(tokens, { jobId, owner: OPEN_OWNER }).finally(() => redis.quit());
   try {
     await queue.add(RERANK_JOB, { query: 'poisoned', documents: [5], raw: false }, { jobId, attempts: 3 });
     const failed = await pollUntil('job failed', async () => {
-      const reply = await call(`/jobs/${jobId}`);
+      const reply = await call(`/jobs/${token}`);
       return reply.body.status === 'failed' ? reply : undefined;
     }, 20_000);
     assert.equal(failed.body.error.code, 'INVALID_JOB_DATA');
@@ -207,7 +215,7 @@ test('bad job data fails at once without retries, is visible in GET /jobs/:id, a
   const again = await call('/rerank', { body: good });
   assert.equal(again.status, 200, JSON.stringify(again.body));
   assert.equal(again.body.rankings.length, 2);
-  assert.equal((await call(`/jobs/${jobId}`)).body.status, 'completed');
+  assert.equal((await call(`/jobs/${token}`)).body.status, 'completed');
 });
 
 test('/metrics: the API process, the queue and the live worker with its own stats', async () => {

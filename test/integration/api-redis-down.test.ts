@@ -125,7 +125,7 @@ test('Redis down: a waiting request is released, new ones get 503 within 100 ms;
     const reply = await call('/rerank', { query: 'after', documents: ['a'] }, { prefer: 'respond-async' });
     return reply.status === 202 ? reply : undefined;
   });
-  assert.match(String(recovered.body.job_id), /^rr-/);
+  assert.match(String(recovered.body.job_id), /^rq-/);
   assert.equal((await call('/ready')).body.checks.redis, 'ok');
   assert.equal((await call('/metrics')).body.api.pending_waits, 0);
   assert.ok(api.lines.some((line) => line.msg === 'redis connection lost'));

@@ -93,9 +93,10 @@ test('413 answers say the limit: details.limit in bytes for the body, in documen
 test('other routes: bad job id 400, unknown job 404, bad top_k 400, unknown route 404, bad URL 400', async () => {
   const cases: [string, number, string][] = [
     ['/jobs/not-a-job', 400, 'INVALID_JOB_ID'],
-    [`/jobs/rr-${'0'.repeat(64)}`, 404, 'JOB_NOT_FOUND'],
-    [`/jobs/rr-${'0'.repeat(64)}?top_k=0`, 400, 'INVALID_TOP_K'],
-    [`/jobs/rr-${'0'.repeat(64)}?page=2`, 400, 'UNKNOWN_FIELD'],
+    [`/jobs/rq-${'0'.repeat(32)}`, 404, 'JOB_NOT_FOUND'],
+    [`/jobs/rr-${'0'.repeat(64)}`, 400, 'INVALID_JOB_ID'],
+    [`/jobs/rq-${'0'.repeat(32)}?top_k=0`, 400, 'INVALID_TOP_K'],
+    [`/jobs/rq-${'0'.repeat(32)}?page=2`, 400, 'UNKNOWN_FIELD'],
     ['/nowhere', 404, 'ROUTE_NOT_FOUND'],
     ['/jobs/%E0%A4%A', 400, 'BAD_REQUEST'],
   ];
@@ -115,7 +116,7 @@ test('a valid request is accepted: top_k above the document count, raw scores, p
   });
   assert.equal(response.statusCode, 202, response.body);
   assert.equal(response.headers['preference-applied'], 'respond-async');
-  assert.match(String(response.headers.location), /^\/jobs\/rr-[0-9a-f]{64}\?top_k=99$/);
+  assert.match(String(response.headers.location), /^\/jobs\/rq-[0-9a-f]{32}$/);
 });
 
 test('a queue deeper than MAX_QUEUE_DEPTH answers 429 with Retry-After; joining an existing job is not refused', async () => {

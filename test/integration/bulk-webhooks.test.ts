@@ -166,7 +166,7 @@ test('a job that fails (a chunk the worker cannot score) POSTs status "failed" o
   const redis = new Redis(REDIS_URL);
   const queue = new Queue(BULK_QUEUE_NAME, { connection: redis, prefix });
   try {
-    const record = { id, form: 'query' as const, name: 'broken', total: 1, chunks: 1, raw: false };
+    const record = { id, form: 'query' as const, name: 'broken', total: 1, chunks: 1, raw: false, owner: 'open' };
     await createBulkRecord(redis, prefix, { ...record, callbackUrl: `${hookBase}${path}` });
     await queue.add('broken', { bulkId: id, chunk: 0, segments: [] }, { jobId: `${id}-0` });
     const job = await untilWebhookSettled(id);

@@ -106,7 +106,7 @@ function prototypeKeys(): HostileCase[] {
     cases.push({ kind: 'prototype key in document', request: post(`{"query":"q","documents":[{"text":"a","${key}":${value}}]}`), expect: [400] });
     cases.push({ kind: 'prototype key only', request: post(`{"${key}":{"query":"q","documents":["a"]}}`), expect: [400] });
     cases.push({ kind: 'constructor.prototype', request: post(`{"query":"q","documents":["a"],"${key}":{"prototype":{"x":1}}}`), expect: [400] });
-    cases.push({ kind: 'prototype key in query string', request: httpRequest('GET', `/jobs/rr-${'0'.repeat(64)}?${key}=1&top_k=1`, []), expect: [400] });
+    cases.push({ kind: 'prototype key in query string', request: httpRequest('GET', `/jobs/rq-${'0'.repeat(32)}?${key}=1&top_k=1`, []), expect: [400] });
   }
   return cases;
 }
@@ -135,8 +135,8 @@ function headersAndUrls(): HostileCase[] {
 }
 
 function jobIds(): HostileCase[] {
-  const zero = `rr-${'0'.repeat(64)}`;
-  const ids = ['../../etc/passwd', '..%2f..%2fetc%2fpasswd', '%2e%2e%2f%2e%2e%2f', '....//....//', `${zero}/../../`, `${zero}%00`, '%00', `${zero}%0d%0aX-Injected:%201`, 'rr-../../', `rr-${'g'.repeat(64)}`, `RR-${'0'.repeat(64)}`, `${zero}0`, 'rr-', '1', '0x1', '%', '%zz', '%E0%A4%A', '%C0%AE%C0%AE%C0%AF', '~', '*', `${zero};rm -rf /`, `${zero}?top_k=-1`, `${zero}?top_k=1e3`, `${zero}?top_k=99999999999`, `${zero}?top_k=1&top_k=2`, `${zero}#frag`, '\\..\\..\\windows', '/etc/passwd', `//${zero}`];
+  const zero = `rq-${'0'.repeat(32)}`;
+  const ids = ['../../etc/passwd', '..%2f..%2fetc%2fpasswd', '%2e%2e%2f%2e%2e%2f', '....//....//', `${zero}/../../`, `${zero}%00`, '%00', `${zero}%0d%0aX-Injected:%201`, 'rr-../../', `rr-${'0'.repeat(64)}`, `rq-${'g'.repeat(32)}`, `RQ-${'0'.repeat(32)}`, `${zero}0`, 'rr-', '1', '0x1', '%', '%zz', '%E0%A4%A', '%C0%AE%C0%AE%C0%AF', '~', '*', `${zero};rm -rf /`, `${zero}?top_k=-1`, `${zero}?top_k=1e3`, `${zero}?top_k=99999999999`, `${zero}?top_k=1&top_k=2`, `${zero}#frag`, '\\..\\..\\windows', '/etc/passwd', `//${zero}`];
   const cases: HostileCase[] = [];
   for (const id of ids) {
     cases.push({ kind: 'job id', request: httpRequest('GET', `/jobs/${id}`, []), expect: [400, 404] });

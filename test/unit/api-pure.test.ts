@@ -45,11 +45,12 @@ test('Prefer: default wait, wait=N capped, respond-async, and what gets echoed',
   }
 });
 
-test('job ids: same inputs, same id; every scoring input changes it; shape BullMQ accepts', () => {
+test('job ids: same inputs and owner, same id; every scoring input and the owner change it; shape BullMQ accepts', () => {
   const base: RerankJobData = { query: 'q', documents: ['a', 'b'], raw: false, model: 'm', maxLength: 64 };
-  const id = jobIdFor(base);
+  const id = jobIdFor(base, 'owner-a');
   assert.match(id, /^rr-[0-9a-f]{64}$/);
-  assert.equal(jobIdFor({ ...base, documents: ['a', 'b'] }), id);
+  assert.equal(jobIdFor({ ...base, documents: ['a', 'b'] }, 'owner-a'), id);
+  assert.notEqual(jobIdFor(base, 'owner-b'), id, 'another owner gets a job of its own');
   const variants: Partial<RerankJobData>[] = [
     { query: 'q2' },
     { documents: ['b', 'a'] },
@@ -58,9 +59,10 @@ test('job ids: same inputs, same id; every scoring input changes it; shape BullM
     { model: 'other' },
     { maxLength: 128 },
   ];
-  for (const variant of variants) assert.notEqual(jobIdFor({ ...base, ...variant }), id, JSON.stringify(variant));
+  for (const variant of variants) assert.notEqual(jobIdFor({ ...base, ...variant }, 'owner-a'), id, JSON.stringify(variant));
   // Field boundaries cannot be forged by moving text between query and documents.
-  assert.notEqual(jobIdFor({ ...base, query: 'a', documents: ['b'] }), jobIdFor({ ...base, query: 'a","b', documents: [] }));
+  const forged = jobIdFor({ ...base, query: 'a","b', documents: [] }, 'owner-a');
+  assert.notEqual(jobIdFor({ ...base, query: 'a', documents: ['b'] }, 'owner-a'), forged);
 });
 
 test('validation errors map to the most specific catalogue code', () => {

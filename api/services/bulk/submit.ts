@@ -28,8 +28,9 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 export const newBulkId = () => `bj-${randomBytes(16).toString('hex')}`;
 export const bulkStatusUrl = (id: string) => `/jobs/${id}`;
-const idempotencyKey = (prefix: string, key: string) =>
-  `${prefix}:bulk-idem:${createHash('sha256').update(key).digest('hex')}`;
+/** Per owner: the same Idempotency-Key from two API keys names two jobs. */
+const idempotencyKey = (prefix: string, owner: string, key: string) =>
+  `${prefix}:bulk-idem:${createHash('sha256').update(JSON.stringify([owner, key])).digest('hex')}`;
 
 export function checkIdempotencyKey(header: string | string[] | undefined): string | undefined {
   if (header === undefined) return undefined;
@@ -37,17 +38,23 @@ export function checkIdempotencyKey(header: string | string[] | undefined): stri
   return header;
 }
 
-export async function submitBulk(deps: BulkDeps, body: BulkBody, key?: string): Promise<BulkAccepted> {
+/** `owner` (api/auth/owner.ts): the only one who sees the job; Idempotency-Keys are per owner. */
+export async function submitBulk(
+  deps: BulkDeps,
+  body: BulkBody,
+  key: string | undefined,
+  owner: string,
+): Promise<BulkAccepted> {
   // Refused (400) before anything is stored; the job keeps the URL as it will be called.
   const callbackUrl = body.callback_url === undefined ? undefined : checkCallbackUrl(body.callback_url, deps.config);
   const plan = planBulk({ ...body, callback_url: callbackUrl }, deps.config.BULK_CHUNK_DOCUMENTS);
   const id = newBulkId();
   return deps.withRedis(async () => {
     if (key !== undefined) {
-      const existing = await claimKey(deps, key, id, plan.contentHash);
+      const existing = await claimKey(deps, idempotencyKey(deps.prefix, owner, key), id, plan.contentHash);
       if (existing) return existing;
     }
-    await createBulkRecord(deps.redis, deps.prefix, { id, ...plan, chunks: plan.chunks.length });
+    await createBulkRecord(deps.redis, deps.prefix, { id, ...plan, chunks: plan.chunks.length, owner });
     try {
       await addChunks(deps, id, plan);
     } catch (error) {
@@ -62,8 +69,7 @@ export async function submitBulk(deps: BulkDeps, body: BulkBody, key?: string): 
 }
 
 /** Claims the key for this job; returns the earlier job made with it (same body), or throws (another body). */
-async function claimKey(deps: BulkDeps, key: string, id: string, contentHash: string): Promise<BulkAccepted | undefined> {
-  const redisKey = idempotencyKey(deps.prefix, key);
+async function claimKey(deps: BulkDeps, redisKey: string, id: string, contentHash: string): Promise<BulkAccepted | undefined> {
   const value = `${id} ${contentHash}`;
   const ttl = deps.config.RETAIN_COMPLETED_SECONDS;
   if ((await deps.redis.set(redisKey, value, 'EX', ttl, 'NX')) === 'OK') return undefined;

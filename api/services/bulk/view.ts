@@ -3,6 +3,7 @@
  * form 2 through the requests (limit = requests, each with its whole ranking). A page is one GETRANGE.
  */
 import { ServiceError } from '../../../shared/errors.ts';
+import { OPEN_OWNER } from '../../auth/owner.ts';
 import { decodeEntries } from '../../../shared/bulk/ranking.ts';
 import { readBulkRecord, readRankedEntries, type BulkRecord } from '../../../shared/bulk/store.ts';
 import type { BulkJobStatus, RankingPage, RequestsPage, ResultPage } from '../../../shared/schemas/bulk.ts';
@@ -28,9 +29,13 @@ export function pageBounds(form: 'query' | 'requests', total: number, page: Page
   return { offset, limit, end, next_offset: end < total ? end : null };
 }
 
-export async function findBulkRecord(deps: BulkDeps, id: string): Promise<BulkRecord> {
+/**
+ * The record, for its owner only: another key's job is a 404 like an unknown one (not a 403), so the answer does
+ * not tell whether it exists. Records from before owners were recorded belong to open mode.
+ */
+export async function findBulkRecord(deps: BulkDeps, id: string, owner: string): Promise<BulkRecord> {
   const record = await deps.withRedis(() => readBulkRecord(deps.redis, deps.prefix, id));
-  if (!record) throw new ServiceError('JOB_NOT_FOUND');
+  if (!record || (record.owner ?? OPEN_OWNER) !== owner) throw new ServiceError('JOB_NOT_FOUND');
   return record;
 }
 
