@@ -38,6 +38,8 @@ export interface RerankJobResult {
   tokens?: number;
   /** Documents truncated or chunked (worker/engine LongDocuments); absent from older workers' results. */
   longDocuments?: { truncated: number; chunked: number };
+  /** The scores too, base64 Float64 LE, for jobs of at most INLINE_SCORES_MAX documents (shared/results.ts). */
+  inlineScores?: string;
 }
 
 /**

@@ -34,3 +34,18 @@ export async function readScores(redis: RedisClient, prefix: string, jobId: stri
   const buffer = await redis.getBuffer(resultKey(prefix, jobId));
   return buffer ? decodeScores(buffer) : undefined;
 }
+
+// Scores inline (service overhead, issue 11): a small job's scores also travel in its return value, hence in its
+// 'completed' event, so the API that waits for it answers without reading the result key (one round trip less
+// per sync request). Past the threshold the event would grow with the documents: those are read from the key.
+/** At most this many scores inline: 64 documents are 684 base64 characters in each 'completed' event. */
+export const INLINE_SCORES_MAX = 64;
+
+/** The scores as base64 Float64 LE, when few enough to travel in the return value; else undefined. */
+export function inlineScores(scores: ArrayLike<number>): string | undefined {
+  return scores.length <= INLINE_SCORES_MAX ? encodeScores(scores).toString('base64') : undefined;
+}
+
+export function decodeInlineScores(text: string): number[] {
+  return decodeScores(Buffer.from(text, 'base64'));
+}

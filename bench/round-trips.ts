@@ -1,0 +1,122 @@
+/**
+ * Redis commands per new sync /rerank job, API side and worker side: real API and worker processes on a private
+ * redis-server, `MONITOR` while `--requests` distinct 20-document requests run one after another. Each connection
+ * is attributed to its process through `ss` (the client's port -> pid). Commands a Lua script runs inside Redis
+ * are counted apart: they cost Redis time but no round trip. Heartbeats and other background traffic during the
+ * window are counted too, so the per-job figures are a slight upper bound.
+ *
+ *   npx tsx bench/round-trips.ts [--requests 20] [--show 1]
+ */
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { ensureTestModel } from '../test/support/models.ts';
+import { PrivateRedis } from '../test/support/private-redis.ts';
+import { spawnService } from '../test/support/processes.ts';
+import { wordPassages } from './lib/report.ts';
+
+const { values: flags } = parseArgs({
+  options: { requests: { type: 'string', default: '20' }, show: { type: 'string', default: '1' } },
+});
+const REQUESTS = Number(flags.requests);
+const passages = wordPassages(512, 60);
+
+/** The pid of the process at the client end of each TCP connection to Redis on `port`, by client port. */
+function pidsByClientPort(port: number): Map<string, number> {
+  const pids = new Map<string, number>();
+  for (const line of execFileSync('ss', ['-tnpH'], { encoding: 'utf8' }).split('\n')) {
+    const match = line.match(/\s127\.0\.0\.1:(\d+)\s+127\.0\.0\.1:(\d+)\s+users:\(\("[^"]*",pid=(\d+)/);
+    if (match && Number(match[2]) === port) pids.set(match[1]!, Number(match[3]));
+  }
+  return pids;
+}
+
+async function post(base: string, i: number, tag: string): Promise<void> {
+  const documents = Array.from({ length: 20 }, (_, d) => passages[(i * 20 + d) % passages.length]!);
+  const response = await fetch(`${base}/rerank`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: `round trips ${tag} ${i}`, documents }),
+  });
+  await response.arrayBuffer();
+  if (response.status !== 200) throw new Error(`POST /rerank answered ${response.status}`);
+}
+
+interface Command {
+  process: string;
+  name: string;
+  lua: boolean;
+  text: string;
+}
+
+/** One MONITOR entry; `source` is "ip:port" for a client, "lua" for a command a script ran. */
+function toCommand(args: string[], source: string, processOf: (clientPort: string) => string): Command {
+  const lua = source === 'lua';
+  const name = (args[0] ?? '').toUpperCase();
+  const text = args.map((arg) => JSON.stringify(arg.length > 60 ? `${arg.slice(0, 60)}...` : arg)).join(' ');
+  return { process: lua ? 'lua' : processOf(source.split(':')[1] ?? ''), name, lua, text: text.slice(0, 160) };
+}
+
+async function main(): Promise<void> {
+  const redisServer = await PrivateRedis.start();
+  const modelDir = await ensureTestModel('tinybert', { realVocab: true });
+  const env = { REDIS_URL: redisServer.url, QUEUE_PREFIX: 'rt', MODEL_DIR: modelDir, LOG_LEVEL: 'warn' };
+  const api = spawnService({ entry: 'api/main.ts', env: { ...env, PORT: '0', LOG_LEVEL: 'info' } });
+  const worker = spawnService({ entry: 'worker/main.ts', env: { ...env, LOG_LEVEL: 'info' } });
+  const monitor = new Redis(redisServer.url);
+  try {
+    const [listening] = await Promise.all([
+      api.waitForLine((line) => line.msg === 'api listening'),
+      worker.waitForLine((line) => line.msg === 'worker ready', 60_000),
+    ]);
+    const base = `http://127.0.0.1:${String(listening.port)}`;
+    const tag = randomUUID().slice(0, 8);
+    for (let i = 0; i < 3; i++) await post(base, 1_000 + i, tag); // warm-up: scripts loaded, connections open
+
+    const byPid = new Map([[api.child.pid, 'api'], [worker.child.pid, 'worker']]);
+    const ports = pidsByClientPort(redisServer.port);
+    const processOf = (clientPort: string) => byPid.get(ports.get(clientPort)) ?? 'other';
+    const commands: Command[] = [];
+    const session = await monitor.monitor();
+    session.on('monitor', (_time: string, args: string[], source: string) => commands.push(toCommand(args, source, processOf)));
+    for (let i = 0; i < REQUESTS; i++) await post(base, i, tag);
+    session.disconnect();
+
+    const perJob = (filter: (command: Command) => boolean) => (commands.filter(filter).length / REQUESTS).toFixed(1);
+    /** A MULTI ... EXEC block is sent as one pipeline: one round trip however many commands it holds. */
+    const roundTrips = (side: string) => {
+      let trips = 0;
+      let inMulti = false;
+      for (const { process, name } of commands) {
+        if (process !== side) continue;
+        if (!inMulti) trips += 1;
+        if (name === 'MULTI') inMulti = true;
+        if (name === 'EXEC') inMulti = false;
+      }
+      return (trips / REQUESTS).toFixed(1);
+    };
+    console.log(`${REQUESTS} distinct sequential 20-document sync POST /rerank, MONITOR on a private redis-server`);
+    for (const side of ['api', 'worker', 'other']) {
+      const names = new Map<string, number>();
+      for (const command of commands.filter((c) => c.process === side)) names.set(command.name, (names.get(command.name) ?? 0) + 1);
+      const detail = [...names].map(([name, count]) => `${name} ${(count / REQUESTS).toFixed(1)}`).join(', ');
+      console.log(`${side}: ${roundTrips(side)} round trips, ${perJob((c) => c.process === side)} commands per job (${detail})`);
+    }
+    console.log(`inside Lua scripts (no round trip): ${perJob((c) => c.lua)} commands per job`);
+    const show = Number(flags.show);
+    if (show > 0) {
+      console.log('\nthe first job, in order (lua lines indented):');
+      const firstJob = Math.ceil(commands.length / REQUESTS) * show;
+      for (const command of commands.slice(0, firstJob)) {
+        console.log(`${command.lua ? '      ' : ''}${command.process.padEnd(6)} ${command.text}`);
+      }
+    }
+  } finally {
+    monitor.disconnect();
+    await Promise.all([worker.stop(), api.stop()]);
+    await redisServer.stop();
+  }
+}
+
+await main();
