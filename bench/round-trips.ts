@@ -4,12 +4,17 @@
  * is attributed to its process through `ss` (the client's port -> pid). Commands a Lua script runs inside Redis
  * are counted apart: they cost Redis time but no round trip. Heartbeats and other background traffic during the
  * window are counted too, so the per-job figures are a slight upper bound.
+ * Then CPU time per request of each process (API, worker, redis-server; /proc utime + stime) over `--load`
+ * requests at concurrency 16 from a load generator in its own process: unlike wall-clock rates, it barely moves
+ * when other work shares the machine, so it compares two versions of the service on a noisy host.
  *
- *   npx tsx bench/round-trips.ts [--requests 20] [--show 1]
+ *   npx tsx bench/round-trips.ts [--requests 20] [--show 1] [--load 320]
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { ensureTestModel } from '../test/support/models.ts';
 import { PrivateRedis } from '../test/support/private-redis.ts';
@@ -17,7 +22,11 @@ import { spawnService } from '../test/support/processes.ts';
 import { wordPassages } from './lib/report.ts';
 
 const { values: flags } = parseArgs({
-  options: { requests: { type: 'string', default: '20' }, show: { type: 'string', default: '1' } },
+  options: {
+    requests: { type: 'string', default: '20' },
+    show: { type: 'string', default: '1' },
+    load: { type: 'string', default: '320' },
+  },
 });
 const REQUESTS = Number(flags.requests);
 const passages = wordPassages(512, 60);
@@ -30,6 +39,22 @@ function pidsByClientPort(port: number): Map<string, number> {
     if (match && Number(match[2]) === port) pids.set(match[1]!, Number(match[3]));
   }
   return pids;
+}
+
+/** CPU milliseconds (user + system) a process has used so far. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+async function cpuPerRequest(base: string, pids: Record<string, number>, requests: number): Promise<void> {
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
+  const script = resolve(import.meta.dirname, 'lib/load-client.ts');
+  const args = ['--import', 'tsx', script, base, '16', String(requests), '20', randomUUID()];
+  const { stdout } = await promisify(execFile)(process.execPath, args, { maxBuffer: 64 * 1024 * 1024 });
+  const { statuses, wallMs } = JSON.parse(stdout) as { statuses: Record<string, number>; wallMs: number };
+  const perRequest = Object.entries(pids).map(([name, pid]) => `${name} ${((cpuMs(pid) - before[name]!) / requests).toFixed(2)}`);
+  console.log(`\nCPU ms per request at concurrency 16 (${requests} requests, ${JSON.stringify(statuses)}, ${(wallMs / 1000).toFixed(1)} s): ${perRequest.join(', ')}`);
 }
 
 async function post(base: string, i: number, tag: string): Promise<void> {
@@ -104,6 +129,8 @@ async function main(): Promise<void> {
       console.log(`${side}: ${roundTrips(side)} round trips, ${perJob((c) => c.process === side)} commands per job (${detail})`);
     }
     console.log(`inside Lua scripts (no round trip): ${perJob((c) => c.lua)} commands per job`);
+    const redisPid = Number((await monitor.info('server')).match(/^process_id:(\d+)/m)?.[1]);
+    await cpuPerRequest(base, { api: api.child.pid!, worker: worker.child.pid!, redis: redisPid }, Number(flags.load));
     const show = Number(flags.show);
     if (show > 0) {
       console.log('\nthe first job, in order (lua lines indented):');
