@@ -57,7 +57,16 @@ async function cpuPerRequest(base: string, pids: Record<string, number>, request
   console.log(`\nCPU ms per request at concurrency 16 (${requests} requests, ${JSON.stringify(statuses)}, ${(wallMs / 1000).toFixed(1)} s): ${perRequest.join(', ')}`);
 }
 
+/**
+ * Per sequential request: its latency minus the engine time the worker reports for it (X-Tokenization-Time +
+ * X-Inference-Time), i.e. what HTTP, the API, Redis and the queue add, measured within the same request.
+ */
+const overheadsMs: number[] = [];
+/** X-Queue-Time of the same requests: from the add to a worker taking the job, part of the overhead. */
+const queueMs: number[] = [];
+
 async function post(base: string, i: number, tag: string): Promise<void> {
+  const started = performance.now();
   const documents = Array.from({ length: 20 }, (_, d) => passages[(i * 20 + d) % passages.length]!);
   const response = await fetch(`${base}/rerank`, {
     method: 'POST',
@@ -66,6 +75,9 @@ async function post(base: string, i: number, tag: string): Promise<void> {
   });
   await response.arrayBuffer();
   if (response.status !== 200) throw new Error(`POST /rerank answered ${response.status}`);
+  const engineMs = Number(response.headers.get('x-tokenization-time')) + Number(response.headers.get('x-inference-time'));
+  overheadsMs.push(performance.now() - started - engineMs);
+  queueMs.push(Number(response.headers.get('x-queue-time')));
 }
 
 interface Command {
@@ -107,6 +119,11 @@ async function main(): Promise<void> {
     session.on('monitor', (_time: string, args: string[], source: string) => commands.push(toCommand(args, source, processOf)));
     for (let i = 0; i < REQUESTS; i++) await post(base, i, tag);
     session.disconnect();
+    overheadsMs.length = 0;
+    queueMs.length = 0; // those ran under MONITOR, which slows Redis down: measure the overhead without it
+    for (let i = 0; i < REQUESTS; i++) await post(base, 2_000 + i, tag);
+    const sorted = overheadsMs.sort((a, b) => a - b);
+    const at = (q: number, values = sorted) => values[Math.min(values.length - 1, Math.floor(q * values.length))]!.toFixed(1);
 
     const perJob = (filter: (command: Command) => boolean) => (commands.filter(filter).length / REQUESTS).toFixed(1);
     /** A MULTI ... EXEC block is sent as one pipeline: one round trip however many commands it holds. */
@@ -129,6 +146,7 @@ async function main(): Promise<void> {
       console.log(`${side}: ${roundTrips(side)} round trips, ${perJob((c) => c.process === side)} commands per job (${detail})`);
     }
     console.log(`inside Lua scripts (no round trip): ${perJob((c) => c.lua)} commands per job`);
+    console.log(`overhead per sequential request (latency - worker's tokenize + inference): p50 ${at(0.5)} ms, p90 ${at(0.9)} ms; of which queue wait (add -> taken) p50 ${at(0.5, queueMs.sort((a, b) => a - b))} ms`);
     const redisPid = Number((await monitor.info('server')).match(/^process_id:(\d+)/m)?.[1]);
     await cpuPerRequest(base, { api: api.child.pid!, worker: worker.child.pid!, redis: redisPid }, Number(flags.load));
     const show = Number(flags.show);
