@@ -18,7 +18,7 @@ import { parseArgs, promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { ensureTestModel } from '../test/support/models.ts';
 import { PrivateRedis } from '../test/support/private-redis.ts';
-import { spawnService } from '../test/support/processes.ts';
+import { spawnService, type LogLine } from '../test/support/processes.ts';
 import { wordPassages } from './lib/report.ts';
 
 const { values: flags } = parseArgs({
@@ -95,6 +95,22 @@ function toCommand(args: string[], source: string, processOf: (clientPort: strin
   return { process: lua ? 'lua' : processOf(source.split(':')[1] ?? ''), name, lua, text: text.slice(0, 160) };
 }
 
+/**
+ * Where the last `count` requests' time went, from the two processes' own log lines (p50 of each span): the API's
+ * request duration less the worker's job total is the API's own work plus Redis and the completion's way back;
+ * the worker's total less queue wait, tokenization and inference is its per-job overhead.
+ */
+function splitOverhead(apiLines: LogLine[], workerLines: LogLine[], count: number): string {
+  const requests = apiLines.filter((line) => line.msg === 'request' && line.route === '/rerank').slice(-count);
+  const jobs = workerLines.filter((line) => line.msg === 'job completed').slice(-count);
+  const p50 = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!.toFixed(1);
+  const num = (line: LogLine, field: string) => Number(line[field]);
+  const apiMinusJob = requests.map((line, i) => num(line, 'durationMs') - num(jobs[i]!, 'totalMs'));
+  const workerOwn = jobs.map((line) => num(line, 'totalMs') - num(line, 'queueMs') - num(line, 'tokenizeMs') - num(line, 'inferenceMs'));
+  const engine = jobs.map((line) => num(line, 'tokenizeMs') + num(line, 'inferenceMs'));
+  return `p50 spans: API request ${p50(requests.map((line) => num(line, 'durationMs')))} ms = engine ${p50(engine)} + queue wait ${p50(jobs.map((line) => num(line, 'queueMs')))} + worker's own ${p50(workerOwn)} + API and completion ${p50(apiMinusJob)}`;
+}
+
 async function main(): Promise<void> {
   const redisServer = await PrivateRedis.start();
   const modelDir = await ensureTestModel('tinybert', { realVocab: true });
@@ -146,6 +162,7 @@ async function main(): Promise<void> {
       console.log(`${side}: ${roundTrips(side)} round trips, ${perJob((c) => c.process === side)} commands per job (${detail})`);
     }
     console.log(`inside Lua scripts (no round trip): ${perJob((c) => c.lua)} commands per job`);
+    console.log(splitOverhead(api.lines, worker.lines, REQUESTS));
     console.log(`overhead per sequential request (latency - worker's tokenize + inference): p50 ${at(0.5)} ms, p90 ${at(0.9)} ms; of which queue wait (add -> taken) p50 ${at(0.5, queueMs.sort((a, b) => a - b))} ms`);
     const redisPid = Number((await monitor.info('server')).match(/^process_id:(\d+)/m)?.[1]);
     await cpuPerRequest(base, { api: api.child.pid!, worker: worker.child.pid!, redis: redisPid }, Number(flags.load));
