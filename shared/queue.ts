@@ -26,7 +26,8 @@ export interface RerankJobData {
 
 /**
  * What the worker returns: small on purpose, because BullMQ copies it into every 'completed' event. The scores
- * themselves (one per document, in input order) are in the job's result key (shared/results.ts).
+ * themselves (one per document, in input order) are in the job's result key (shared/results.ts), and for small
+ * jobs also inline (`inlineScores`).
  */
 export interface RerankJobResult {
   /** Number of scores in the result key. */

@@ -1,7 +1,8 @@
 /**
  * Compact results. A /rerank job's scores live in their own key, next to the job, as Float64 little-endian
  * bytes (8 bytes per document, lossless, ~5x smaller than a JSON array), with the completed-job retention as
- * TTL. The job's return value and its 'completed' event stay a few dozen bytes however many documents it had.
+ * TTL. The job's return value and its 'completed' event stay small however many documents it had: at most
+ * INLINE_SCORES_MAX scores ride in them (below), beyond that none.
  */
 import type { RedisClient } from './queue.ts';
 

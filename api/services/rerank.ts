@@ -14,6 +14,7 @@ import {
   type RerankRequest,
   type RerankResponse,
 } from '../../shared/schemas/rerank.ts';
+import type { RerankQueue } from '../plugins/queue.ts';
 import { jobIdFor } from './job-id.ts';
 import { snapshotJob } from './job-snapshot.ts';
 import type { JobWaiter, WaitOutcome } from './job-waiter.ts';
@@ -149,11 +150,24 @@ async function ensureJob(deps: RerankDeps, jobId: string, data: RerankJobData): 
     // the add below.
     await queue.remove(jobId).catch(() => undefined);
   }
-  if (snapshot.depth >= deps.config.MAX_QUEUE_DEPTH) {
-    throw new ServiceError('QUEUE_FULL', undefined, { depth: snapshot.depth, limit: deps.config.MAX_QUEUE_DEPTH });
+  const depth = snapshot.depth + (addsInFlight.get(queue) ?? 0);
+  if (depth >= deps.config.MAX_QUEUE_DEPTH) {
+    throw new ServiceError('QUEUE_FULL', undefined, { depth, limit: deps.config.MAX_QUEUE_DEPTH });
   }
   // A concurrent identical request may add it first: BullMQ then keeps the existing job, which is what we want.
   // The name is for people on the dashboard; nothing dispatches on it.
-  await queue.add(jobDisplayName(data.query, data.documents.length), data, { jobId });
+  addsInFlight.set(queue, (addsInFlight.get(queue) ?? 0) + 1);
+  try {
+    await queue.add(jobDisplayName(data.query, data.documents.length), data, { jobId });
+  } finally {
+    addsInFlight.set(queue, (addsInFlight.get(queue) ?? 1) - 1);
+  }
   return undefined;
 }
+
+/**
+ * This process's adds sent but not yet answered, per queue. Under a burst many snapshots are read before any of
+ * the adds behind them lands; counting those in keeps admission at MAX_QUEUE_DEPTH instead of overshooting it by
+ * the burst's size (an add that has landed but not yet answered is counted twice: refusal errs on the safe side).
+ */
+const addsInFlight = new WeakMap<RerankQueue, number>();

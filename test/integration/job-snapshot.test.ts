@@ -2,15 +2,18 @@
  * The one-round-trip job snapshot POST /rerank decides on (api/services/job-snapshot.ts), on the shared Redis with a
  * unique prefix: no job, a pending one, a completed one with and without its stored scores, a failed one, and the
  * queue depth. Jobs are finished by a BullMQ worker in this process, the way the service's worker finishes them.
- * Also the inline scores small results carry (shared/results.ts).
+ * Also the inline scores small results carry (shared/results.ts), and that a burst of new requests against an app
+ * (no worker) is admitted up to MAX_QUEUE_DEPTH, not beyond: its snapshots are all read before its adds land.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
+import { buildApp } from '../../api/app.ts';
 import { snapshotJob } from '../../api/services/job-snapshot.ts';
 import type { RerankQueue } from '../../api/plugins/queue.ts';
+import { loadConfig } from '../../shared/config.ts';
 import type { RerankJobResult } from '../../shared/queue.ts';
 import { INLINE_SCORES_MAX, decodeInlineScores, inlineScores, writeScores } from '../../shared/results.ts';
 import { deleteKeysWithPrefix } from '../support/private-redis.ts';
@@ -74,4 +77,28 @@ test('inline scores: lossless up to INLINE_SCORES_MAX, absent beyond', () => {
   const scores = Array.from({ length: INLINE_SCORES_MAX }, (_, i) => Math.sin(i) / 3);
   assert.deepEqual(decodeInlineScores(inlineScores(scores)!), scores);
   assert.equal(inlineScores([...scores, 0.1]), undefined);
+});
+
+test('a burst of distinct requests is admitted up to MAX_QUEUE_DEPTH, the rest refused with QUEUE_FULL', async () => {
+  const config = loadConfig({ QUEUE_PREFIX: `${QUEUE_PREFIX}-burst`, LOG_LEVEL: 'silent', MAX_QUEUE_DEPTH: '5' });
+  const app = await buildApp(config);
+  try {
+    await app.ready();
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        app.inject({
+          method: 'POST',
+          url: '/rerank',
+          headers: { 'content-type': 'application/json', prefer: 'respond-async' },
+          payload: { query: `burst ${i}`, documents: ['a'] },
+        }),
+      ),
+    );
+    const accepted = replies.filter((reply) => reply.statusCode === 202).length;
+    const refused = replies.filter((reply) => reply.statusCode === 429 && reply.json().error.code === 'QUEUE_FULL');
+    assert.ok(accepted >= 1 && accepted <= 5, `${accepted} accepted`);
+    assert.equal(accepted + refused.length, 20);
+  } finally {
+    await app.close();
+  }
 });
