@@ -26,7 +26,8 @@ export interface RerankJobData {
 
 /**
  * What the worker returns: small on purpose, because BullMQ copies it into every 'completed' event. The scores
- * themselves (one per document, in input order) are in the job's result key (shared/results.ts).
+ * themselves (one per document, in input order) are in the job's result key (shared/results.ts), and for small
+ * jobs also inline (`inlineScores`).
  */
 export interface RerankJobResult {
   /** Number of scores in the result key. */
@@ -38,6 +39,8 @@ export interface RerankJobResult {
   tokens?: number;
   /** Documents truncated or chunked (worker/engine LongDocuments); absent from older workers' results. */
   longDocuments?: { truncated: number; chunked: number };
+  /** The scores too, base64 Float64 LE, for jobs of at most INLINE_SCORES_MAX documents (shared/results.ts). */
+  inlineScores?: string;
 }
 
 /**

@@ -5,6 +5,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '../shared/logger.ts';
 import { formatFailure, type RerankJobData, type RerankJobResult } from '../shared/queue.ts';
+import { inlineScores } from '../shared/results.ts';
 import type { RerankEngine, ScoreTimings } from './engine/index.ts';
 import type { StageTimings, WorkerStats } from './stats.ts';
 
@@ -61,6 +62,7 @@ export function createProcessor(options: ProcessorOptions): (job: ProcessableJob
       const { scores, timings, longDocuments } = await engine.score(query, documents, { raw, chunk });
       await storeScores(String(job.id), scores);
       const totalMs = queueMs + (performance.now() - started);
+      const inline = inlineScores(scores);
       const stages = { queue: queueMs, tokenize: timings.tokenizeMs, inference: timings.inferenceMs, total: totalMs };
       stats.recordCompleted(stages, documents.length);
       logJob(logger, { jobId: job.id, workerId, documents: documents.length, stages, timings });
@@ -71,6 +73,8 @@ export function createProcessor(options: ProcessorOptions): (job: ProcessableJob
         timings: { queueMs, tokenizeMs: timings.tokenizeMs, inferenceMs: timings.inferenceMs },
         tokens: timings.tokens,
         longDocuments,
+        // Small jobs' scores ride in the 'completed' event too: the waiting API needs no read of the result key.
+        ...(inline === undefined ? {} : { inlineScores: inline }),
       };
     } catch (error) {
       stats.failed += 1;

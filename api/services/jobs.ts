@@ -2,7 +2,7 @@
 import type { Job, JobState } from 'bullmq';
 import { ERRORS, ServiceError } from '../../shared/errors.ts';
 import { parseFailure, type RedisClient, type RerankJobData, type RerankJobResult } from '../../shared/queue.ts';
-import { readScores } from '../../shared/results.ts';
+import { decodeInlineScores, readScores } from '../../shared/results.ts';
 import type { JobStatus, JobStatusValue } from '../../shared/schemas/rerank.ts';
 import type { RerankQueue } from '../plugins/queue.ts';
 import { rankResult } from './rankings.ts';
@@ -71,6 +71,15 @@ export async function lookupJob(queue: RerankQueue, jobId: string): Promise<Foun
 /** A completed job's scores; undefined once its result key has expired (the job is then as good as gone). */
 export function completedScores(deps: JobsDeps, jobId: string): Promise<number[] | undefined> {
   return deps.withRedis(() => readScores(deps.redis, deps.prefix, jobId));
+}
+
+/**
+ * The scores of a job that has just completed: from its result when small enough to travel in it (no round trip),
+ * else from its result key.
+ */
+export function scoresOfResult(deps: JobsDeps, jobId: string, result: RerankJobResult): Promise<number[] | undefined> {
+  if (result.inlineScores !== undefined) return Promise.resolve(decodeInlineScores(result.inlineScores));
+  return completedScores(deps, jobId);
 }
 
 export async function findJobStatus(deps: JobsDeps, jobId: string, topK?: number): Promise<JobStatus | undefined> {

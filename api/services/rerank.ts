@@ -7,7 +7,6 @@ import type { Config } from '../../shared/config.ts';
 import { ServiceError } from '../../shared/errors.ts';
 import { jobDisplayName } from '../../shared/job-name.ts';
 import { keyPrefix, type RerankJobData, type RerankJobResult } from '../../shared/queue.ts';
-import { resultKey } from '../../shared/results.ts';
 import {
   documentText,
   type JobStatusValue,
@@ -16,8 +15,9 @@ import {
 } from '../../shared/schemas/rerank.ts';
 import type { RerankQueue } from '../plugins/queue.ts';
 import { jobIdFor } from './job-id.ts';
+import { snapshotJob } from './job-snapshot.ts';
 import type { JobWaiter, WaitOutcome } from './job-waiter.ts';
-import { completedScores, failureOf, lookupJob, statusOf, type JobsDeps } from './jobs.ts';
+import { completedScores, failureOf, lookupJob, scoresOfResult, statusOf, type JobsDeps } from './jobs.ts';
 import { chunkSettings } from './long-documents.ts';
 import { rankResult } from './rankings.ts';
 
@@ -112,8 +112,8 @@ export async function rerank(
   const outcome = await wait.promise;
   switch (outcome.status) {
     case 'completed': {
-      // The event carries no scores (they would bloat the events stream): they are in the job's result key.
-      const scores = await completedScores(deps, jobId);
+      // A small job's scores came with the event; a large one's are in its result key (they would bloat the stream).
+      const scores = await scoresOfResult(deps, jobId, outcome.result);
       if (!scores) throw new ServiceError('JOB_NOT_FOUND', 'The result expired before it could be read.');
       return done(outcome.result, scores);
     }
@@ -136,62 +136,39 @@ export async function rerank(
 
 /**
  * Makes sure a job with this id will produce a result: reuses a retained completed job (returning its outcome),
- * joins a queued or active one, and adds a new one when there is none or the last one failed.
+ * joins a queued or active one, and adds a new one when there is none or the last one failed. Two round trips
+ * for a new job: one snapshot (job-snapshot.ts: state, stored scores and queue depth together), then the add.
  */
 async function ensureJob(deps: RerankDeps, jobId: string, data: RerankJobData): Promise<WaitOutcome | undefined> {
   const { queue } = deps;
-  const found = await lookupJob(queue, jobId);
-  const hasResult = found?.state === 'completed' && (await deps.redis.exists(resultKey(deps.prefix, jobId))) === 1;
-  if (found && hasResult) return { status: 'completed', result: found.job.returnvalue };
-  if (found?.state === 'failed' || found?.state === 'completed') {
+  const snapshot = await snapshotJob(deps, jobId);
+  if (snapshot.state === 'reusable') return { status: 'completed', result: snapshot.result };
+  if (snapshot.state === 'pending') return undefined; // queued or active: join it
+  if (snapshot.state === 'stale') {
     // A failure is not served forever, and a completed job whose result has expired is as good as gone: drop it
     // and run the request again. Should an identical request race us here, it removes our fresh job at worst (or fails to, while a worker holds it) and adds the same one again;
     // waits are keyed by job id, so every waiter still hears of the one that completes. Redis trouble shows up in
     // the add below.
-    await found.job.remove().catch(() => undefined);
-  } else if (found) {
-    return undefined; // queued or active: join it
+    await queue.remove(jobId).catch(() => undefined);
   }
-  await refuseWhenFull(deps);
+  const depth = snapshot.depth + (addsInFlight.get(queue) ?? 0);
+  if (depth >= deps.config.MAX_QUEUE_DEPTH) {
+    throw new ServiceError('QUEUE_FULL', undefined, { depth, limit: deps.config.MAX_QUEUE_DEPTH });
+  }
   // A concurrent identical request may add it first: BullMQ then keeps the existing job, which is what we want.
-  countAdded(queue);
   // The name is for people on the dashboard; nothing dispatches on it.
-  await queue.add(jobDisplayName(data.query, data.documents.length), data, { jobId });
+  addsInFlight.set(queue, (addsInFlight.get(queue) ?? 0) + 1);
+  try {
+    await queue.add(jobDisplayName(data.query, data.documents.length), data, { jobId });
+  } finally {
+    addsInFlight.set(queue, (addsInFlight.get(queue) ?? 1) - 1);
+  }
   return undefined;
 }
 
 /**
- * The queue's depth, read at most every DEPTH_MAX_AGE_MS and shared by the requests in between (each add counts
- * itself in): under a burst one count per interval instead of one Redis script per request, so the commands that
- * add jobs wait behind fewer others.
+ * This process's adds sent but not yet answered, per queue. Under a burst many snapshots are read before any of
+ * the adds behind them lands; counting those in keeps admission at MAX_QUEUE_DEPTH instead of overshooting it by
+ * the burst's size (an add that has landed but not yet answered is counted twice: refusal errs on the safe side).
  */
-const DEPTH_MAX_AGE_MS = 100;
-const depthReads = new WeakMap<RerankQueue, { at: number; depth: Promise<number> }>();
-
-function queueDepth(queue: RerankQueue): Promise<number> {
-  const cached = depthReads.get(queue);
-  if (cached && performance.now() - cached.at < DEPTH_MAX_AGE_MS) return cached.depth;
-  const depth = queue
-    .getJobCounts('waiting', 'prioritized')
-    .then((counts) => (counts.waiting ?? 0) + (counts.prioritized ?? 0));
-  const read = { at: performance.now(), depth };
-  depthReads.set(queue, read);
-  // A failed read is not shared: the next request reads again.
-  read.depth.catch(() => depthReads.get(queue) === read && depthReads.delete(queue));
-  return read.depth;
-}
-
-function countAdded(queue: RerankQueue): void {
-  const cached = depthReads.get(queue);
-  if (!cached) return;
-  const next = cached.depth.then((depth) => depth + 1);
-  next.catch(() => undefined); // a failed read is reported to the requests that await it, never unhandled
-  cached.depth = next;
-}
-
-async function refuseWhenFull(deps: RerankDeps): Promise<void> {
-  const depth = await queueDepth(deps.queue);
-  if (depth >= deps.config.MAX_QUEUE_DEPTH) {
-    throw new ServiceError('QUEUE_FULL', undefined, { depth, limit: deps.config.MAX_QUEUE_DEPTH });
-  }
-}
+const addsInFlight = new WeakMap<RerankQueue, number>();
