@@ -1,4 +1,8 @@
-/** API entry: load config, build the app, listen, and close gracefully (once) on SIGTERM / SIGINT. */
+/**
+ * API entry: load config, build the app, listen, and close gracefully (once) on SIGTERM / SIGINT: new requests get
+ * 503 SHUTTING_DOWN with Retry-After, pending sync waits answer (result or 202), Redis closes, exit 0; a close
+ * that takes longer than SHUTDOWN_GRACE_MS exits 1.
+ */
 import { ConfigError, loadConfig } from '../shared/config.ts';
 import { createLogger } from '../shared/logger.ts';
 import { buildApp } from './app.ts';
@@ -14,7 +18,11 @@ async function main(): Promise<void> {
   let closing: Promise<void> | undefined;
   const shutdown = (signal: NodeJS.Signals) => {
     closing ??= (async () => {
-      logger.info({ signal }, 'api closing');
+      logger.info({ signal, graceMs: config.SHUTDOWN_GRACE_MS }, 'api closing');
+      setTimeout(() => {
+        logger.error({ graceMs: config.SHUTDOWN_GRACE_MS }, 'api close took longer than the grace; exiting');
+        process.exit(1);
+      }, config.SHUTDOWN_GRACE_MS).unref();
       try {
         await app.close();
         logger.info('api closed');

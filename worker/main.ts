@@ -1,7 +1,8 @@
 /**
  * Worker entry: config -> logger -> load and warm the model -> consume rerank jobs -> publish metrics.
  * The model is loaded before the first job is taken, so no job ever pays for it. On SIGTERM/SIGINT the worker
- * stops taking jobs, lets the active ones finish, leaves the registry and frees the model and Redis.
+ * stops taking jobs, lets the active ones finish within SHUTDOWN_GRACE_MS (hands the rest back to the queue),
+ * leaves the registry and frees the model and Redis. Above WORKER_MAX_RSS_MB it does the same and exits 75.
  */
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -17,12 +18,26 @@ import {
   type RerankJobResult,
 } from '../shared/queue.ts';
 import { EngineError, loadEngine, type RerankEngine } from './engine/index.ts';
+import { ActiveJobs } from './active-jobs.ts';
+import { CrashGuard } from './crash-guard.ts';
+import { drainWorker } from './drain.ts';
+import { Intake } from './intake.ts';
+import { createJobRunner } from './job-runner.ts';
+import { MemoryWatchdog, RECYCLE_EXIT_CODE } from './memory-watchdog.ts';
 import { MODEL_FIX_HINT } from './model-hint.ts';
 import { createProcessor } from './processor.ts';
 import { WorkerReporter } from './reporter.ts';
 import { closeInSteps } from './shutdown.ts';
+import { SoloLane } from './solo-lane.ts';
 import { WorkerStats } from './stats.ts';
+import { withTestHooks } from './test-hooks.ts';
 import { throttledErrorLog } from './throttle.ts';
+
+/**
+ * BullMQ's own limit on stalls, far above WORKER_CRASH_LIMIT: the crash guard decides which job is to blame; this
+ * only ends a loop should the guard's markers be lost.
+ */
+const MAX_STALLED_COUNT = 100;
 
 async function loadModel(config: Config, logger: Logger): Promise<RerankEngine | undefined> {
   try {
@@ -64,11 +79,29 @@ async function main(): Promise<number> {
   const reporterRedis = createRedisConnection(config, 'producer');
   // ioredis reconnects by itself; an outage shows as failed beats, which the reporter logs once.
   reporterRedis.on('error', () => undefined);
-  const worker = new Worker<RerankJobData, RerankJobResult>(
-    QUEUE_NAME,
-    createProcessor({ engine, workerId, model: config.MODEL_NAME, stats }),
-    { connection, prefix, concurrency: config.WORKER_CONCURRENCY },
-  );
+  const scoreJob = createProcessor({ engine, workerId, model: config.MODEL_NAME, stats });
+  const activeJobs = new ActiveJobs();
+  const lane = new SoloLane({
+    onExclusiveWanted: () => intake.hold('solo'),
+    onExclusiveDone: () => intake.release('solo'),
+  });
+  const runJob = createJobRunner({
+    score: config.TEST_HOOKS ? withTestHooks(scoreJob) : scoreJob,
+    activeJobs,
+    lane,
+    guard: new CrashGuard({ redis: connection, prefix, workerId, limit: config.WORKER_CRASH_LIMIT }),
+    logger,
+  });
+  const worker = new Worker<RerankJobData, RerankJobResult>(QUEUE_NAME, runJob, {
+    connection,
+    prefix,
+    concurrency: config.WORKER_CONCURRENCY,
+    lockDuration: config.WORKER_LOCK_MS,
+    stalledInterval: config.WORKER_STALLED_CHECK_MS,
+    maxStalledCount: MAX_STALLED_COUNT,
+  });
+  const intake = new Intake(worker, logger);
+  if (config.TEST_HOOKS) logger.warn('TEST_HOOKS is on: job queries can crash this worker on purpose (tests only)');
   worker.on('error', throttledErrorLog(logger, 'worker error'));
   worker.on('failed', (job, error) => {
     const { code } = parseFailure(error.message);
@@ -95,7 +128,17 @@ async function main(): Promise<number> {
     [
       // Waits for the active jobs: they complete and their results are stored before anything else goes away. With
       // Redis unreachable and no job running there is nothing to wait for, and a plain close() would hang.
-      { name: 'worker', run: () => worker.close(connection.status !== 'ready' && stats.active === 0) },
+      {
+        name: 'worker',
+        run: () =>
+          drainWorker({
+            worker,
+            activeJobs,
+            graceMs: config.SHUTDOWN_GRACE_MS,
+            logger,
+            force: connection.status !== 'ready' && activeJobs.size === 0,
+          }),
+      },
       { name: 'reporter', run: () => reporter.close() },
       { name: 'engine', run: () => engine.close() },
       { name: 'redis', run: () => connection.disconnect() },
@@ -104,32 +147,52 @@ async function main(): Promise<number> {
     logger,
   );
   let stopping: Promise<number> | undefined;
-  /** Idempotent: a second signal (Ctrl-C reaches both the supervisor and its children) joins the first close. */
-  const stop = (reason: Record<string, unknown>, failed = false): Promise<number> => {
+  let resolveStopped!: (code: number) => void;
+  const stopped = new Promise<number>((resolve) => (resolveStopped = resolve));
+  /**
+   * Idempotent: a second signal (Ctrl-C reaches both the supervisor and its children) joins the first close.
+   * Resolves with `exitCode`, or 1 when a close step failed.
+   */
+  const stop = (reason: Record<string, unknown>, exitCode = 0): Promise<number> => {
     stopping ??= (async () => {
-      logger.info({ ...reason, activeJobs: stats.active }, 'worker stopping: finishing the active jobs');
+      intake.stop();
+      watchdog.stop();
+      const graceMs = config.SHUTDOWN_GRACE_MS;
+      logger.info({ ...reason, activeJobs: activeJobs.size, graceMs }, 'worker stopping: finishing the active jobs');
       const ok = await close();
-      logger.info({ workerId }, 'worker stopped');
-      return ok && !failed ? 0 : 1;
+      logger.info({ workerId, exitCode: ok ? exitCode : 1 }, 'worker stopped');
+      return ok ? exitCode : 1;
     })();
+    void stopping.then(resolveStopped);
     return stopping;
   };
-  const stopped = new Promise<number>((resolveStopped) => {
-    const onSignal = (signal: NodeJS.Signals) => void stop({ signal }).then(resolveStopped);
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-    // Not awaited before the signal handlers: a signal while Redis is still unreachable must still stop the worker.
-    (async () => {
-      await worker.waitUntilReady();
-      await reporter.start();
-      if (stopping) return;
-      const { modelName, synthetic, maxLength, fastTokenizer } = info;
-      logger.info({ workerId, model: config.MODEL_NAME, modelName, synthetic, maxLength, fastTokenizer }, 'worker ready');
-    })().catch((error: unknown) => {
-      if (stopping) return;
-      logger.fatal({ err: error }, 'worker could not start consuming jobs');
-      void stop({ reason: 'start-up failed' }, true).then(resolveStopped);
-    });
+  const watchdog = new MemoryWatchdog({
+    capMb: config.WORKER_MAX_RSS_MB,
+    logger,
+    jobs: () => ({ active: activeJobs.size, finished: stats.completed + stats.failed }),
+    onHold: (rssMb) => intake.hold('memory', { rssMb, capMb: config.WORKER_MAX_RSS_MB }),
+    onRelease: (rssMb) => intake.release('memory', { rssMb, capMb: config.WORKER_MAX_RSS_MB }),
+    onRecycle: (rssMb) => {
+      const capMb = config.WORKER_MAX_RSS_MB;
+      logger.warn({ rssMb, capMb, activeJobs: activeJobs.size }, `worker recycling: RSS ${rssMb} MB reached the cap`);
+      void stop({ reason: 'memory', rssMb, capMb }, RECYCLE_EXIT_CODE);
+    },
+  });
+  const onSignal = (signal: NodeJS.Signals) => void stop({ signal });
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  // Not awaited before the signal handlers: a signal while Redis is still unreachable must still stop the worker.
+  (async () => {
+    await worker.waitUntilReady();
+    await reporter.start();
+    if (stopping) return;
+    watchdog.start();
+    const { modelName, synthetic, maxLength, fastTokenizer } = info;
+    logger.info({ workerId, model: config.MODEL_NAME, modelName, synthetic, maxLength, fastTokenizer }, 'worker ready');
+  })().catch((error: unknown) => {
+    if (stopping) return;
+    logger.fatal({ err: error }, 'worker could not start consuming jobs');
+    void stop({ reason: 'start-up failed' }, 1);
   });
   return stopped;
 }

@@ -27,7 +27,7 @@ export const jobWaiterPlugin = fp(
     // Completion events may be missed while Redis is away: tell waiting clients now rather than at their timeout.
     app.redis.on('close', () => waiter.releaseAll({ status: 'unavailable' }));
     app.decorate('jobWaiter', waiter);
-    app.addHook('preClose', async () => waiter.releaseAll({ status: 'timeout' }));
+    app.addHook('preClose', async () => waiter.close());
     // While Redis is away BullMQ's close waits for an 'end' its stopped client never emits; nothing is left
     // running by then, so do not hold shutdown up for it.
     app.addHook('onClose', () =>

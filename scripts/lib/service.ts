@@ -6,7 +6,7 @@ import { ConfigError, loadConfig, readEnv, type Config } from '../../shared/conf
 import { createLogger } from '../../shared/logger.ts';
 import { modelDirProblem } from './model-check.ts';
 import { RedisUnavailableError, ensureRedis, type RedisAddress, type RedisHandle } from './redis-bootstrap.ts';
-import { Supervisor, type Backoff, type ChildSpec } from './supervisor.ts';
+import { STOP_MARGIN_MS, Supervisor, type Backoff, type ChildSpec } from './supervisor.ts';
 
 export const SERVICE_CHILDREN: readonly ChildSpec[] = [
   { name: 'api', entry: 'api/main.ts', restart: false },
@@ -56,6 +56,7 @@ export async function runService(options: RunServiceOptions): Promise<number> {
     env: { ...process.env, ...overrides, REDIS_URL: redis.url },
     logger,
     backoff: options.backoff,
+    stopTimeoutMs: config.SHUTDOWN_GRACE_MS + STOP_MARGIN_MS,
   });
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'stopping the service');
