@@ -136,6 +136,13 @@ export const ConfigSchema = Type.Object({
       'On SIGTERM/SIGINT (and a memory recycle) how long a worker lets its active jobs finish before it hands ' +
       'the rest back to the queue; the API answers what it holds within it. npm start waits this plus 10 s.',
   }),
+  WORKER_MAX_ACTIVE_TEXT_MB: Int({
+    default: 32,
+    minimum: 1,
+    description:
+      'Document text (MB, counted in characters) a worker holds at once across its jobs; past it, it fetches no ' +
+      'more until some end. Two of the largest bodies by default; a single larger job still runs, alone.',
+  }),
   TEST_HOOKS: Type.Boolean({
     default: false,
     description:

@@ -21,6 +21,7 @@ import { EngineError, loadEngine, type RerankEngine } from './engine/index.ts';
 import { ActiveJobs } from './active-jobs.ts';
 import { CrashGuard } from './crash-guard.ts';
 import { drainWorker } from './drain.ts';
+import { HeldDocuments } from './held-documents.ts';
 import { Intake } from './intake.ts';
 import { createJobRunner } from './job-runner.ts';
 import { MemoryWatchdog, RECYCLE_EXIT_CODE } from './memory-watchdog.ts';
@@ -92,7 +93,13 @@ async function main(): Promise<number> {
     guard: new CrashGuard({ redis: connection, prefix, workerId, limit: config.WORKER_CRASH_LIMIT }),
     logger,
   });
-  const worker = new Worker<RerankJobData, RerankJobResult>(QUEUE_NAME, runJob, {
+  const worker: Worker<RerankJobData, RerankJobResult> = new Worker(QUEUE_NAME, async (job, token) => {
+    try {
+      return await runJob(job, token);
+    } finally {
+      held.release(job.id);
+    }
+  }, {
     connection,
     prefix,
     concurrency: config.WORKER_CONCURRENCY,
@@ -101,6 +108,12 @@ async function main(): Promise<number> {
     maxStalledCount: MAX_STALLED_COUNT,
   });
   const intake = new Intake(worker, logger);
+  const held = new HeldDocuments({
+    worker,
+    maxConcurrency: config.WORKER_CONCURRENCY,
+    budgetChars: config.WORKER_MAX_ACTIVE_TEXT_MB * 1024 * 1024,
+  });
+  worker.on('active', (job) => held.add(job));
   if (config.TEST_HOOKS) logger.warn('TEST_HOOKS is on: job queries can crash this worker on purpose (tests only)');
   worker.on('error', throttledErrorLog(logger, 'worker error'));
   worker.on('failed', (job, error) => {

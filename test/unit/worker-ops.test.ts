@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { parseFailure } from '../../shared/queue.ts';
 import { crashedMessage } from '../../worker/job-runner.ts';
 import { judgeMemory, type MemoryState } from '../../worker/memory-watchdog.ts';
+import { HeldDocuments } from '../../worker/held-documents.ts';
 import { SoloLane } from '../../worker/solo-lane.ts';
 
 function gate() {
@@ -76,4 +77,22 @@ test("BullMQ's stall limit and the worker's own give-up both read as WORKER_CRAS
     message: 'The job stopped its worker 2 times while running alone; it was given up.',
   });
   assert.equal(parseFailure('something else').code, 'INTERNAL_ERROR');
+});
+
+test('held documents: past the text budget the worker fetches no more; it fetches again as jobs end', () => {
+  const worker = { concurrency: 8 };
+  const held = new HeldDocuments({ worker, maxConcurrency: 8, budgetChars: 100 });
+  const job = (id: string, chars: number) => ({ id, data: { documents: ['x'.repeat(chars)] } });
+  held.add(job('small', 10));
+  assert.equal(worker.concurrency, 8);
+  held.add(job('big-1', 60));
+  held.add(job('big-2', 60));
+  assert.equal(worker.concurrency, 3, 'no more than the three jobs it holds');
+  held.release('big-1');
+  assert.equal(worker.concurrency, 8);
+  held.release('small');
+  held.release('big-2');
+  held.add(job('huge', 500));
+  assert.equal(worker.concurrency, 1, 'a job larger than the budget still runs, alone');
+  assert.equal(held.chars, 500);
 });
