@@ -29,7 +29,7 @@ const { values: flags } = parseArgs({
 const REDIS_URL = flags['redis-url'];
 const PROFILES = flags.profile ?? ['.env.dev', '.env.production', '.env.minimal'];
 /** Settings that shape the worker's memory; the rest of a profile (HOST, LOG_LEVEL, ...) does not matter here. */
-const WORKER_SETTINGS = ['MAX_SEQ_LENGTH', 'INTRA_OP_THREADS', 'TOKEN_BUDGET', 'WORKER_CONCURRENCY', 'WORKER_MAX_RSS_MB', 'WORKER_MAX_ACTIVE_TEXT_MB'];
+const WORKER_SETTINGS = ['MAX_SEQ_LENGTH', 'MAX_DOCUMENTS', 'MAX_BODY_BYTES', 'INTRA_OP_THREADS', 'TOKEN_BUDGET', 'WORKER_CONCURRENCY', 'WORKER_MAX_RSS_MB', 'WORKER_MAX_ACTIVE_TEXT_MB'];
 
 const WORDS = 'tides rise fall sea levels caused combined effects gravitational forces moon sun ocean bay fundy'.split(' ');
 function passage(chars: number, salt: number): string {
@@ -65,7 +65,8 @@ async function runProfile(profile: string, modelDir: string): Promise<ProfileRes
   const prefix = `bench-mem-${randomUUID().slice(0, 8)}`;
   const env: Record<string, string> = { REDIS_URL, QUEUE_PREFIX: prefix, MODEL_DIR: modelDir, LOG_LEVEL: 'warn' };
   for (const key of WORKER_SETTINGS) if (fileEnv[key] !== undefined) env[key] = fileEnv[key]!;
-  if (process.env.NODE_OPTIONS) env.NODE_OPTIONS = process.env.NODE_OPTIONS;
+  // What an operator may set around the process: V8's heap limit, glibc's malloc arenas.
+  for (const key of ['NODE_OPTIONS', 'MALLOC_ARENA_MAX']) if (process.env[key]) env[key] = process.env[key]!;
   // The worst body the API accepts: MAX_DOCUMENTS documents filling MAX_BODY_BYTES (JSON quotes and commas aside).
   const docChars = Math.floor((config.MAX_BODY_BYTES * 0.95) / config.MAX_DOCUMENTS) - 4;
   const jobs = config.WORKER_CONCURRENCY * Number(flags.rounds);
@@ -121,7 +122,7 @@ async function runProfile(profile: string, modelDir: string): Promise<ProfileRes
 
 const modelDir = await ensureTestModel('tinybert', { realVocab: true });
 process.stdout.write(`worker memory, worst allowed inputs; model ${modelDir} (random weights)\n`);
-process.stdout.write(`NODE_OPTIONS=${process.env.NODE_OPTIONS ?? ''}\n\n`);
+process.stdout.write(`NODE_OPTIONS=${process.env.NODE_OPTIONS ?? ''} MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? ''}\n\n`);
 process.stdout.write('profile          concurrency  docs x chars   jobs  peak RSS  cap  recycles  seconds\n');
 for (const profile of PROFILES) {
   const r = await runProfile(profile, modelDir);

@@ -137,11 +137,11 @@ export const ConfigSchema = Type.Object({
       'the rest back to the queue; the API answers what it holds within it. npm start waits this plus 10 s.',
   }),
   WORKER_MAX_ACTIVE_TEXT_MB: Int({
-    default: 32,
+    default: 8,
     minimum: 1,
     description:
       'Document text (MB, counted in characters) a worker holds at once across its jobs; past it, it fetches no ' +
-      'more until some end. Two of the largest bodies by default; a single larger job still runs, alone.',
+      'more until some end. Many small jobs run together; a job larger than this runs with what was already held.',
   }),
   TEST_HOOKS: Type.Boolean({
     default: false,

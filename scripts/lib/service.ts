@@ -8,9 +8,15 @@ import { modelDirProblem } from './model-check.ts';
 import { RedisUnavailableError, ensureRedis, type RedisAddress, type RedisHandle } from './redis-bootstrap.ts';
 import { STOP_MARGIN_MS, Supervisor, type Backoff, type ChildSpec } from './supervisor.ts';
 
+/**
+ * The worker's V8 heap limit: V8 otherwise lets the heap grow well past the live data before collecting, and the
+ * worker's live heap stays far below this (bench/worker-memory.ts, BENCHMARKS.md). Same as `npm run start:worker`.
+ */
+export const WORKER_NODE_ARGS = ['--max-old-space-size=160'] as const;
+
 export const SERVICE_CHILDREN: readonly ChildSpec[] = [
   { name: 'api', entry: 'api/main.ts', restart: false },
-  { name: 'worker', entry: 'worker/main.ts', restart: true },
+  { name: 'worker', entry: 'worker/main.ts', restart: true, nodeArgs: WORKER_NODE_ARGS },
 ];
 
 /** The Redis everyone runs locally; probed when REDIS_URL is unset. */
@@ -53,7 +59,8 @@ export async function runService(options: RunServiceOptions): Promise<number> {
   const supervisor = new Supervisor({
     children: SERVICE_CHILDREN,
     cwd: options.cwd,
-    env: { ...process.env, ...overrides, REDIS_URL: redis.url },
+    // Two glibc malloc arenas instead of one per thread (ONNX Runtime and libuv threads): less fragmentation.
+    env: { MALLOC_ARENA_MAX: '2', ...process.env, ...overrides, REDIS_URL: redis.url },
     logger,
     backoff: options.backoff,
     stopTimeoutMs: config.SHUTDOWN_GRACE_MS + STOP_MARGIN_MS,

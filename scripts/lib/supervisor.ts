@@ -15,6 +15,8 @@ export interface ChildSpec {
   /** Entry file relative to `cwd`. */
   entry: string;
   restart: boolean;
+  /** Node flags before the entry, e.g. the worker's V8 heap limit. */
+  nodeArgs?: readonly string[];
 }
 
 export interface Backoff {
@@ -81,7 +83,8 @@ export class Supervisor {
 
   private spawn(slot: Slot): void {
     const { cwd, env, logger } = this.options;
-    const child = spawn(process.execPath, ['--import', 'tsx', resolve(cwd, slot.spec.entry)], { cwd, env, stdio: 'inherit' });
+    const args = [...(slot.spec.nodeArgs ?? []), '--import', 'tsx', resolve(cwd, slot.spec.entry)];
+    const child = spawn(process.execPath, args, { cwd, env, stdio: 'inherit' });
     slot.child = child;
     slot.startedAt = Date.now();
     logger.info({ child: slot.spec.name, pid: child.pid }, `${slot.spec.name} started`);
