@@ -4,7 +4,10 @@
  * a real worker process through the queue. Prints the worker's peak RSS (VmHWM from /proc) per profile next to
  * its WORKER_MAX_RSS_MB, and whether the watchdog had to recycle it.
  *
- *   npm run bench:worker-memory [-- --profile .env.production] [--redis-url redis://127.0.0.1:6379]
+ *   npm run bench:worker-memory [-- --profile .env.production] [--rounds N] [--redis-url redis://127.0.0.1:6379]
+ *
+ * The worker runs as npm start runs it (WORKER_NODE_ARGS as NODE_OPTIONS, MALLOC_ARENA_MAX=2); set NODE_OPTIONS
+ * or MALLOC_ARENA_MAX in the environment to compare (NODE_OPTIONS=' ' for V8's default heap).
  *
  * Linux only (/proc). The model is the generated one with the real architecture: scores meaningless, memory real.
  */
@@ -12,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs, parseEnv } from 'node:util';
 import { Queue, QueueEvents } from 'bullmq';
+import { WORKER_NODE_ARGS } from '../scripts/lib/service.ts';
 import { loadConfig } from '../shared/config.ts';
 import { QUEUE_NAME, RERANK_JOB, type RerankJobData } from '../shared/queue.ts';
 import { RECYCLE_EXIT_CODE } from '../worker/memory-watchdog.ts';
@@ -65,8 +69,9 @@ async function runProfile(profile: string, modelDir: string): Promise<ProfileRes
   const prefix = `bench-mem-${randomUUID().slice(0, 8)}`;
   const env: Record<string, string> = { REDIS_URL, QUEUE_PREFIX: prefix, MODEL_DIR: modelDir, LOG_LEVEL: 'warn' };
   for (const key of WORKER_SETTINGS) if (fileEnv[key] !== undefined) env[key] = fileEnv[key]!;
-  // What an operator may set around the process: V8's heap limit, glibc's malloc arenas.
-  for (const key of ['NODE_OPTIONS', 'MALLOC_ARENA_MAX']) if (process.env[key]) env[key] = process.env[key]!;
+  // As npm start runs the worker (V8 heap limit, two malloc arenas), unless the environment says otherwise.
+  env.NODE_OPTIONS = process.env.NODE_OPTIONS ?? WORKER_NODE_ARGS.join(' ');
+  env.MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '2';
   // The worst body the API accepts: MAX_DOCUMENTS documents filling MAX_BODY_BYTES (JSON quotes and commas aside).
   const docChars = Math.floor((config.MAX_BODY_BYTES * 0.95) / config.MAX_DOCUMENTS) - 4;
   const jobs = config.WORKER_CONCURRENCY * Number(flags.rounds);
@@ -122,7 +127,8 @@ async function runProfile(profile: string, modelDir: string): Promise<ProfileRes
 
 const modelDir = await ensureTestModel('tinybert', { realVocab: true });
 process.stdout.write(`worker memory, worst allowed inputs; model ${modelDir} (random weights)\n`);
-process.stdout.write(`NODE_OPTIONS=${process.env.NODE_OPTIONS ?? ''} MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? ''}\n\n`);
+const nodeOptions = process.env.NODE_OPTIONS ?? WORKER_NODE_ARGS.join(' ');
+process.stdout.write(`worker NODE_OPTIONS=${nodeOptions} MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '2'}\n\n`);
 process.stdout.write('profile          concurrency  docs x chars   jobs  peak RSS  cap  recycles  seconds\n');
 for (const profile of PROFILES) {
   const r = await runProfile(profile, modelDir);
