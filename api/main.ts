@@ -1,11 +1,14 @@
 /**
  * API entry: load config, build the app, listen, and close gracefully (once) on SIGTERM / SIGINT: new requests get
  * 503 SHUTTING_DOWN with Retry-After, pending sync waits answer (result or 202), Redis closes, exit 0; a close
- * that takes longer than SHUTDOWN_GRACE_MS exits 1.
+ * that takes longer than SHUTDOWN_GRACE_MS (at least API_MIN_GRACE_MS) exits 1.
  */
 import { ConfigError, loadConfig } from '../shared/config.ts';
 import { createLogger } from '../shared/logger.ts';
 import { buildApp } from './app.ts';
+
+/** Closing the queue, the events stream and Redis takes a moment even with nothing in flight. */
+const API_MIN_GRACE_MS = 5_000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -18,11 +21,12 @@ async function main(): Promise<void> {
   let closing: Promise<void> | undefined;
   const shutdown = (signal: NodeJS.Signals) => {
     closing ??= (async () => {
-      logger.info({ signal, graceMs: config.SHUTDOWN_GRACE_MS }, 'api closing');
+      const graceMs = Math.max(config.SHUTDOWN_GRACE_MS, API_MIN_GRACE_MS);
+      logger.info({ signal, graceMs }, 'api closing');
       setTimeout(() => {
-        logger.error({ graceMs: config.SHUTDOWN_GRACE_MS }, 'api close took longer than the grace; exiting');
+        logger.error({ graceMs }, 'api close took longer than the grace; exiting');
         process.exit(1);
-      }, config.SHUTDOWN_GRACE_MS).unref();
+      }, graceMs).unref();
       try {
         await app.close();
         logger.info('api closed');

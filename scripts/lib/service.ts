@@ -9,10 +9,11 @@ import { RedisUnavailableError, ensureRedis, type RedisAddress, type RedisHandle
 import { STOP_MARGIN_MS, Supervisor, type Backoff, type ChildSpec } from './supervisor.ts';
 
 /**
- * The worker's V8 heap limit: V8 otherwise lets the heap grow well past the live data before collecting, and the
- * worker's live heap stays far below this (bench/worker-memory.ts, BENCHMARKS.md). Same as `npm run start:worker`.
+ * The worker's V8 heap: a 128 MB old space and 4 MB semi-spaces. V8 otherwise lets the heap grow well past the
+ * live data (a job's body, arriving whole, is garbage soon after) before collecting; the worker's live heap stays
+ * far below this (bench/worker-memory.ts, BENCHMARKS.md). Same as `npm run start:worker`.
  */
-export const WORKER_NODE_ARGS = ['--max-old-space-size=160'] as const;
+export const WORKER_NODE_ARGS = ['--max-old-space-size=128', '--max-semi-space-size=4'] as const;
 
 export const SERVICE_CHILDREN: readonly ChildSpec[] = [
   { name: 'api', entry: 'api/main.ts', restart: false },

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { Queue, QueueEvents } from 'bullmq';
+import { STOP_MARGIN_MS } from '../../scripts/lib/supervisor.ts';
 import { QUEUE_NAME, RERANK_JOB, type RerankJobData, type RerankJobResult } from '../../shared/queue.ts';
 import { ensureTestModel } from '../support/models.ts';
 import { pollUntil } from '../support/poll.ts';
@@ -126,7 +127,7 @@ test('npm start SIGTERM: the worker hands back what outlasts SHUTDOWN_GRACE_MS a
     await pollUntil('the job to be active', async () => ((await queue.getJobState(jobId)) === 'active' ? true : undefined), 20_000);
     const signalledAt = Date.now();
     assert.equal(await service.stop('SIGTERM'), 0);
-    assert.ok(Date.now() - signalledAt < 10_000, 'well within the grace plus the margin');
+    assert.ok(Date.now() - signalledAt < 300 + STOP_MARGIN_MS, 'within the grace plus the margin');
     assert.ok(!service.lines.some((line) => /killing it/.test(String(line.msg))), 'nothing was killed');
     assert.equal(await queue.getJobState(jobId), 'waiting', 'handed back for the next worker');
   } finally {

@@ -135,10 +135,10 @@ test('kill -9 of a worker mid-load: its jobs complete on another worker (default
   const h = await harness('kill', {});
   try {
     const victim = await h.startWorker();
-    const jobIds = Array.from({ length: 4 }, (_, i) => `kill-${i}`);
+    const jobIds = Array.from({ length: 3 }, (_, i) => `kill-${i}`);
     const active = whenActive(h.events, jobIds);
-    // Long enough (~10 s of work for one worker) to still be running once the second worker has loaded its model.
-    await Promise.all(jobIds.map((jobId) => h.queue.add(RERANK_JOB, data(`kill test ${jobId}`, 25_000), { jobId })));
+    // Long enough (~8 s of work for one worker) to still be running once the second worker has loaded its model.
+    await Promise.all(jobIds.map((jobId) => h.queue.add(RERANK_JOB, data(`kill test ${jobId}`, 15_000), { jobId })));
     await active;
     const survivor = await h.startWorker();
     const survivorId = String(survivor.lines.find((line) => line.msg === 'worker ready')!.workerId);
@@ -148,11 +148,11 @@ test('kill -9 of a worker mid-load: its jobs complete on another worker (default
     const interrupted = [];
     for (const jobId of jobIds) if ((await h.queue.getJobState(jobId)) === 'active') interrupted.push(jobId);
     assert.ok(interrupted.length > 0, 'some jobs were running on the killed worker');
-    const finished = await Promise.all(interrupted.map((jobId) => finalState(h.queue, jobId, 60_000)));
+    const finished = await Promise.all(interrupted.map((jobId) => finalState(h.queue, jobId, 120_000)));
     const recoveryMs = Math.max(...finished.map(({ job }) => job.finishedOn!)) - killedAt;
     const pickedUpMs = Math.min(...finished.map(({ job }) => job.processedOn!)) - killedAt;
     t.diagnostic(
-      `kill -9 recovery: ${interrupted.length} interrupted jobs of 25,000 documents picked up again ${pickedUpMs} ms ` +
+      `kill -9 recovery: ${interrupted.length} interrupted jobs of 15,000 documents picked up again ${pickedUpMs} ms ` +
         `after the kill, all completed elsewhere after ${recoveryMs} ms`,
     );
     for (const { job, state } of finished) {
@@ -160,7 +160,8 @@ test('kill -9 of a worker mid-load: its jobs complete on another worker (default
       assert.equal((job.returnvalue as RerankJobResult).workerId, survivorId);
     }
     // The target (15 s with the defaults) is measured in bench/; here only a generous bound on a noisy machine.
-    assert.ok(recoveryMs < 45_000, `recovered in ${recoveryMs} ms`);
+    assert.ok(pickedUpMs < 30_000, `picked up again after ${pickedUpMs} ms`);
+    assert.ok(recoveryMs < 90_000, `recovered in ${recoveryMs} ms`);
   } finally {
     await h.close();
   }
