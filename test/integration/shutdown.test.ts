@@ -110,6 +110,7 @@ test('worker SIGTERM: a job that outlasts the grace is handed back (not failed),
     assert.equal(done.returnvalue.scores.length, documents.length);
     assert.equal(done.stalledCounter, 0, 'handed back, not recovered as stalled');
     assert.deepEqual(done.stacktrace, [], 'no failed attempt');
+    assert.equal(await second.stop(), 0, 'the next test must find no worker of ours');
   } finally {
     await events.close();
     await queue.close();
