@@ -90,6 +90,7 @@ test('a job that kills its worker fails WORKER_CRASHED; the jobs active beside i
     WORKER_STALLED_CHECK_MS: '1000',
     WORKER_CRASH_LIMIT: '1',
   });
+  let finished = false; // no replacements once the test is over (the after hook kills every worker)
   try {
     // One worker first, so that the poison and the innocents are active in the same process when it dies.
     const first = await h.startWorker();
@@ -107,7 +108,7 @@ test('a job that kills its worker fails WORKER_CRASHED; the jobs active beside i
     const keepAlive = async (): Promise<void> => {
       const worker = await h.startWorker();
       void worker.waitForExit(120_000).then(() => {
-        if (replacements++ < 4) void keepAlive();
+        if (!finished && replacements++ < 4) void keepAlive();
       }, () => undefined);
     };
     await Promise.all([keepAlive(), keepAlive()]);
@@ -125,8 +126,10 @@ test('a job that kills its worker fails WORKER_CRASHED; the jobs active beside i
       assert.equal(done.job.attemptsMade, 1, 'one attempt, the one that completed: no failure was charged to it');
       assert.deepEqual(done.job.stacktrace, []);
     }
+    finished = true;
     t.diagnostic(`worker replacements: ${replacements}`);
   } finally {
+    finished = true;
     await h.close();
   }
 });
