@@ -49,6 +49,7 @@ const RETRY_AFTER_SECONDS: Partial<Record<ServiceError['code'], string>> = {
   QUEUE_FULL: '1',
   REDIS_UNAVAILABLE: '1',
   SERVER_BUSY: '1',
+  SHUTTING_DOWN: '1',
 };
 
 function parseJson(_request: unknown, body: string, done: (error: Error | null, value?: unknown) => void): void {
@@ -104,7 +105,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     closing = true;
   });
   app.addHook('onRequest', async () => {
-    if (closing) throw new ServiceError('NOT_READY');
+    if (closing) throw new ServiceError('SHUTTING_DOWN');
   });
   app.addHook('onSend', async (_request, reply, payload) => {
     if (closing) reply.header('Connection', 'close');

@@ -1,9 +1,16 @@
-/** API entry: load config, build the app, listen, and close gracefully (once) on SIGTERM / SIGINT. */
+/**
+ * API entry: load config, build the app, listen, and close gracefully (once) on SIGTERM / SIGINT: new requests get
+ * 503 SHUTTING_DOWN with Retry-After, pending sync waits answer (result or 202), Redis closes, exit 0; a close
+ * that takes longer than SHUTDOWN_GRACE_MS (at least API_MIN_GRACE_MS) exits 1.
+ */
 import { ConfigError, loadConfig } from '../shared/config.ts';
 import { createLogger, lifecycleLogger } from '../shared/logger.ts';
 import { onParentGone } from '../shared/parent.ts';
 import { buildApp } from './app.ts';
 import { listenOrExplain } from './listen.ts';
+
+/** Closing the queue, the events stream and Redis takes a moment even with nothing in flight. */
+const API_MIN_GRACE_MS = 5_000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -18,7 +25,12 @@ async function main(): Promise<void> {
   let closing: Promise<void> | undefined;
   const shutdown = (signal: NodeJS.Signals | 'parent gone') => {
     closing ??= (async () => {
-      lifecycle.info({ signal }, 'api closing');
+      const graceMs = Math.max(config.SHUTDOWN_GRACE_MS, API_MIN_GRACE_MS);
+      lifecycle.info({ signal, graceMs }, 'api closing');
+      setTimeout(() => {
+        logger.error({ graceMs }, 'api close took longer than the grace; exiting');
+        process.exit(1);
+      }, graceMs).unref();
       try {
         await app.close();
         lifecycle.info('api closed');

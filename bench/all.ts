@@ -20,6 +20,7 @@ const BENCHES: readonly Bench[] = [
   { script: 'service-load.ts', accepts: ['--quick', '--write'] },
   { script: 'api-abuse.ts', accepts: [], full: true },
   { script: 'bulk.ts', accepts: [], full: true },
+  { script: 'worker-memory.ts', accepts: [], full: true },
   { script: 'service.ts', accepts: [], full: true },
 ];
 

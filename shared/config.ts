@@ -175,6 +175,55 @@ export const ConfigSchema = Type.Object({
     default: false,
     description: 'Bull Board without retry/clean/delete/pause (UI and its API); true in .env.production.',
   }),
+  // Worker operations: memory cap, crash isolation, shutdown.
+  WORKER_MAX_RSS_MB: Int({
+    default: 400,
+    minimum: 64,
+    description:
+      'Worker RSS cap in MB. Above 85% of it the worker takes no new jobs until it falls back; above it the worker ' +
+      'finishes or hands back its active jobs and exits with code 75 so that a fresh process replaces it.',
+  }),
+  WORKER_LOCK_MS: Int({
+    default: 8_000,
+    minimum: 1_000,
+    description:
+      "How long a job's lock lasts without renewal (renewed every half of it). With WORKER_STALLED_CHECK_MS it " +
+      'bounds how soon the jobs of a killed worker run elsewhere: at most about the sum of the two.',
+  }),
+  WORKER_STALLED_CHECK_MS: Int({
+    default: 3_000,
+    minimum: 500,
+    description: 'How often workers look for jobs whose worker died (lock expired) and put them back in the queue.',
+  }),
+  WORKER_CRASH_LIMIT: Int({
+    default: 2,
+    minimum: 1,
+    maximum: 20,
+    description:
+      'Times a job may stop its worker while running alone before it fails with WORKER_CRASHED. A job that was ' +
+      'active when its worker died runs alone on its next try, so only the job that kills a worker is charged.',
+  }),
+  SHUTDOWN_GRACE_MS: Int({
+    default: 20_000,
+    minimum: 0,
+    maximum: 600_000,
+    description:
+      'On SIGTERM/SIGINT (and a memory recycle) how long a worker lets its active jobs finish before it hands ' +
+      'the rest back to the queue; the API answers what it holds within it. npm start waits this plus 10 s.',
+  }),
+  WORKER_MAX_ACTIVE_TEXT_MB: Int({
+    default: 8,
+    minimum: 1,
+    description:
+      'Document text (MB, counted in characters) a worker holds at once across its jobs; past it, it fetches no ' +
+      'more until some end. Many small jobs run together; a job larger than this runs with what was already held.',
+  }),
+  TEST_HOOKS: Type.Boolean({
+    default: false,
+    description:
+      'Tests only, never in production: the worker obeys markers in job queries (__test:crash__ kills the ' +
+      'worker, __test:hold-mb=N__ holds N MB while the job runs) to test crash isolation and the memory cap.',
+  }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
     {

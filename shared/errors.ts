@@ -55,7 +55,15 @@ export const ERRORS = {
     status: 409,
     message: 'Only bulk jobs can be cancelled: a /rerank job is shared by every identical request.',
   },
-} as const satisfies Record<string, { status: number; message: string }>;
+  // Worker operations: crash isolation and shutdown.
+  WORKER_CRASHED: {
+    status: 500,
+    message: 'The job stopped its worker each time it ran alone; it was given up.',
+    // The message says how many times; it is built by the worker and carries no internals.
+    exposeMessage: true,
+  },
+  SHUTTING_DOWN: { status: 503, message: 'This API instance is shutting down; retry (another instance may answer).' },
+} as const satisfies Record<string, { status: number; message: string; exposeMessage?: true }>;
 
 export type ErrorCode = keyof typeof ERRORS;
 
@@ -77,13 +85,18 @@ export class ServiceError extends Error {
 /** Derived from its schema (schemas/error.ts, which OpenAPI documents). */
 export type { ErrorBody };
 
+/** 5xx messages are replaced by the catalogue's, except for codes whose specific message is safe to show. */
+export function exposesMessage(code: ErrorCode): boolean {
+  return ERRORS[code].status < 500 || 'exposeMessage' in ERRORS[code];
+}
+
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERRORS, value);
 }
 
 /** The response body for an error; 5xx bodies keep the catalogue message so internals never leak. */
 export function errorBody(error: ServiceError): ErrorBody {
-  const message = error.status >= 500 ? ERRORS[error.code].message : error.message;
+  const message = exposesMessage(error.code) ? error.message : ERRORS[error.code].message;
   const body: ErrorBody = { error: { code: error.code, message } };
   if (error.details !== undefined && error.status < 500) body.error.details = error.details;
   return body;

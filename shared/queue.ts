@@ -51,9 +51,15 @@ export function formatFailure(code: ErrorCode, message: string): string {
   return `${code}: ${message}`;
 }
 
+/** BullMQ's own reason when it gives up a job that stalled too often (its worker died each time). */
+const BULLMQ_STALLED_REASON = 'job stalled more than allowable limit';
+
 export function parseFailure(reason: string | undefined): { code: ErrorCode; message: string } {
   const match = reason?.match(/^([A-Z_]+): (.*)$/s);
   if (match && isErrorCode(match[1])) return { code: match[1], message: match[2] ?? '' };
+  if (reason === BULLMQ_STALLED_REASON) {
+    return { code: 'WORKER_CRASHED', message: 'The job stopped the workers running it too many times; it was given up.' };
+  }
   return { code: 'INTERNAL_ERROR', message: ERRORS.INTERNAL_ERROR.message };
 }
 

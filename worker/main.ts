@@ -1,7 +1,8 @@
 /**
  * Worker entry: config -> logger -> load and warm the model -> consume rerank jobs -> publish metrics.
  * The model is loaded before the first job is taken, so no job ever pays for it. On SIGTERM/SIGINT the worker
- * stops taking jobs, lets the active ones finish, leaves the registry and frees the model and Redis.
+ * stops taking jobs, lets the active ones finish within SHUTDOWN_GRACE_MS (hands the rest back to the queue),
+ * leaves the registry and frees the model and Redis. Above WORKER_MAX_RSS_MB it does the same and exits 75.
  */
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -22,14 +23,29 @@ import { BulkWorker } from './bulk/bulk-worker.ts';
 import { EngineError, loadEngine, type RerankEngine } from './engine/index.ts';
 import { HealthFile } from './health-file.ts';
 import { stripWhenFinished } from './finished-jobs.ts';
+import { ActiveJobs } from './active-jobs.ts';
+import { CrashGuard } from './crash-guard.ts';
+import { drainWorker } from './drain.ts';
+import { HeldDocuments } from './held-documents.ts';
+import { Intake } from './intake.ts';
+import { createJobRunner } from './job-runner.ts';
+import { MemoryWatchdog, RECYCLE_EXIT_CODE } from './memory-watchdog.ts';
 import { MODEL_FIX_HINT } from './model-hint.ts';
 import { createProcessor } from './processor.ts';
 import { withPublicFailures } from './public-failure.ts';
 import { WorkerReporter } from './reporter.ts';
 import { closeInSteps } from './shutdown.ts';
+import { SoloLane } from './solo-lane.ts';
 import { WorkerStats } from './stats.ts';
+import { withTestHooks } from './test-hooks.ts';
 import { throttledErrorLog } from './throttle.ts';
 import { startWebhookWorker } from './webhooks.ts';
+
+/**
+ * BullMQ's own limit on stalls, far above WORKER_CRASH_LIMIT: the crash guard decides which job is to blame; this
+ * only ends a loop should the guard's markers be lost.
+ */
+const MAX_STALLED_COUNT = 100;
 
 async function loadModel(config: Config, logger: Logger): Promise<RerankEngine | undefined> {
   try {
@@ -77,11 +93,42 @@ async function main(): Promise<number> {
   const commands = createRedisConnection(config, 'blocking');
   const storeScores = (jobId: string, scores: readonly number[]) =>
     writeScores(commands, prefix, jobId, scores, config.RETAIN_COMPLETED_SECONDS);
-  const worker = new Worker<RerankJobData, RerankJobResult>(
-    QUEUE_NAME,
-    withPublicFailures(createProcessor({ engine, workerId, model: config.MODEL_NAME, stats, logger, storeScores })),
-    { connection, prefix, concurrency: config.WORKER_CONCURRENCY },
-  );
+  const scoreJob = createProcessor({ engine, workerId, model: config.MODEL_NAME, stats, logger, storeScores });
+  const activeJobs = new ActiveJobs();
+  const lane = new SoloLane({
+    onExclusiveWanted: () => intake.hold('solo'),
+    onExclusiveDone: () => intake.release('solo'),
+  });
+  const runJob = createJobRunner({
+    // Failures leave as `CODE: message` without stack or paths (the dashboard shows them).
+    score: withPublicFailures(config.TEST_HOOKS ? withTestHooks(scoreJob) : scoreJob),
+    activeJobs,
+    lane,
+    guard: new CrashGuard({ redis: connection, prefix, workerId, limit: config.WORKER_CRASH_LIMIT }),
+    logger,
+  });
+  const worker: Worker<RerankJobData, RerankJobResult> = new Worker(QUEUE_NAME, async (job, token) => {
+    try {
+      return await runJob(job, token);
+    } finally {
+      held.release(job.id);
+    }
+  }, {
+    connection,
+    prefix,
+    concurrency: config.WORKER_CONCURRENCY,
+    lockDuration: config.WORKER_LOCK_MS,
+    stalledInterval: config.WORKER_STALLED_CHECK_MS,
+    maxStalledCount: MAX_STALLED_COUNT,
+  });
+  const intake = new Intake(worker, logger);
+  const held = new HeldDocuments({
+    worker,
+    maxConcurrency: config.WORKER_CONCURRENCY,
+    budgetChars: config.WORKER_MAX_ACTIVE_TEXT_MB * 1024 * 1024,
+  });
+  worker.on('active', (job) => held.add(job));
+  if (config.TEST_HOOKS) logger.warn('TEST_HOOKS is on: job queries can crash this worker on purpose (tests only)');
   const bulk = new BulkWorker({ config, engine, workerId, redis: commands, logger });
   worker.on('error', throttledErrorLog(logger, 'worker error'));
   stripWhenFinished(worker, logger, { onComplete: true });
@@ -114,7 +161,17 @@ async function main(): Promise<number> {
     [
       // Waits for the active jobs: they complete and their results are stored before anything else goes away. With
       // Redis unreachable and no job running there is nothing to wait for, and a plain close() would hang.
-      { name: 'worker', run: () => worker.close(connection.status !== 'ready' && stats.active === 0) },
+      {
+        name: 'worker',
+        run: () =>
+          drainWorker({
+            worker,
+            activeJobs,
+            graceMs: config.SHUTDOWN_GRACE_MS,
+            logger,
+            force: connection.status !== 'ready' && activeJobs.size === 0,
+          }),
+      },
       { name: 'webhooks', run: () => webhooks.close() },
       { name: 'bulk worker', run: () => bulk.close() },
       { name: 'reporter', run: () => reporter.close() },
@@ -127,36 +184,58 @@ async function main(): Promise<number> {
   );
   let stopping: Promise<number> | undefined;
   let stopWatchingParent = () => {};
-  /** Idempotent: a second signal (Ctrl-C reaches both the supervisor and its children) joins the first close. */
-  const stop = (reason: Record<string, unknown>, failed = false): Promise<number> => {
+  let resolveStopped!: (code: number) => void;
+  const stopped = new Promise<number>((resolve) => (resolveStopped = resolve));
+  /**
+   * Idempotent: a second signal (Ctrl-C reaches both the supervisor and its children) joins the first close.
+   * Resolves with `exitCode`, or 1 when a close step failed.
+   */
+  const stop = (reason: Record<string, unknown>, exitCode = 0): Promise<number> => {
     stopping ??= (async () => {
       stopWatchingParent();
-      lifecycle.info({ ...reason, activeJobs: stats.active }, 'worker stopping: finishing the active jobs');
+      intake.stop();
+      watchdog.stop();
+      // Shown in /metrics and counted out of /ready at once, before the jobs finish.
+      void reporter.setState(exitCode === RECYCLE_EXIT_CODE ? 'recycling' : 'draining');
+      const graceMs = config.SHUTDOWN_GRACE_MS;
+      lifecycle.info({ ...reason, activeJobs: activeJobs.size, graceMs }, 'worker stopping: finishing the active jobs');
       const ok = await close();
-      lifecycle.info({ workerId }, 'worker stopped');
-      return ok && !failed ? 0 : 1;
+      lifecycle.info({ workerId, exitCode: ok ? exitCode : 1 }, 'worker stopped');
+      return ok ? exitCode : 1;
     })();
+    void stopping.then(resolveStopped);
     return stopping;
   };
-  const stopped = new Promise<number>((resolveStopped) => {
-    const onSignal = (signal: NodeJS.Signals) => void stop({ signal }).then(resolveStopped);
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-    stopWatchingParent = onParentGone(() => void stop({ reason: 'parent gone' }).then(resolveStopped));
-    // Not awaited before the signal handlers: a signal while Redis is still unreachable must still stop the worker.
-    (async () => {
-      await worker.waitUntilReady();
-      await bulk.start();
-      await reporter.start();
-      if (stopping) return;
-      await reporter.setState('ready');
-      const { modelName, synthetic, maxLength, fastTokenizer } = info;
-      lifecycle.info({ workerId, model: config.MODEL_NAME, modelName, synthetic, maxLength, fastTokenizer }, 'worker ready');
-    })().catch((error: unknown) => {
-      if (stopping) return;
-      logger.fatal({ err: error }, 'worker could not start consuming jobs');
-      void stop({ reason: 'start-up failed' }, true).then(resolveStopped);
-    });
+  const watchdog = new MemoryWatchdog({
+    capMb: config.WORKER_MAX_RSS_MB,
+    logger,
+    jobs: () => ({ active: activeJobs.size, finished: stats.completed + stats.failed }),
+    onHold: (rssMb) => intake.hold('memory', { rssMb, capMb: config.WORKER_MAX_RSS_MB }),
+    onRelease: (rssMb) => intake.release('memory', { rssMb, capMb: config.WORKER_MAX_RSS_MB }),
+    onRecycle: (rssMb) => {
+      const capMb = config.WORKER_MAX_RSS_MB;
+      logger.warn({ rssMb, capMb, activeJobs: activeJobs.size }, `worker recycling: RSS ${rssMb} MB reached the cap`);
+      void stop({ reason: 'memory', rssMb, capMb }, RECYCLE_EXIT_CODE);
+    },
+  });
+  const onSignal = (signal: NodeJS.Signals) => void stop({ signal });
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  stopWatchingParent = onParentGone(() => void stop({ reason: 'parent gone' }));
+  // Not awaited before the signal handlers: a signal while Redis is still unreachable must still stop the worker.
+  (async () => {
+    await worker.waitUntilReady();
+    await bulk.start();
+    await reporter.start();
+    if (stopping) return;
+    watchdog.start();
+    await reporter.setState('ready');
+    const { modelName, synthetic, maxLength, fastTokenizer } = info;
+    lifecycle.info({ workerId, model: config.MODEL_NAME, modelName, synthetic, maxLength, fastTokenizer }, 'worker ready');
+  })().catch((error: unknown) => {
+    if (stopping) return;
+    logger.fatal({ err: error }, 'worker could not start consuming jobs');
+    void stop({ reason: 'start-up failed' }, 1);
   });
   return stopped;
 }

@@ -29,7 +29,7 @@ export const jobWaiterPlugin = fp(
     app.redis.on('close', () => waiter.releaseAll({ status: 'unavailable' }));
     if (app.redis instanceof Cluster) watchQueueMaster(app, app.redis, config, waiter);
     app.decorate('jobWaiter', waiter);
-    app.addHook('preClose', async () => waiter.releaseAll({ status: 'timeout' }));
+    app.addHook('preClose', async () => waiter.close());
     // While Redis is away BullMQ's close waits for an 'end' its stopped client never emits; nothing is left
     // running by then, so do not hold shutdown up for it.
     app.addHook('onClose', () =>

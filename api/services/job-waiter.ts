@@ -32,6 +32,7 @@ interface Entry {
 
 export class JobWaiter {
   private readonly pending = new Map<string, Set<Entry>>();
+  private closed = false;
 
   constructor(events: CompletionEvents) {
     events.on('completed', ({ jobId, returnvalue }) =>
@@ -52,6 +53,8 @@ export class JobWaiter {
    * delivered here, one before it is visible in the job's state, so none is missed.
    */
   wait(jobId: string, timeoutMs: number): PendingWait {
+    // Shutting down: a request that got past the door still answers at once (202), never holds the close up.
+    if (this.closed) return { promise: Promise.resolve({ status: 'timeout' }), cancel: () => undefined };
     let entry!: Entry;
     const promise = new Promise<WaitOutcome>((resolve) => {
       entry = {
@@ -79,6 +82,12 @@ export class JobWaiter {
   /** Resolves every wait at once: at shutdown ('timeout', the jobs carry on) or when Redis is lost. */
   releaseAll(outcome: WaitOutcome): void {
     for (const jobId of [...this.pending.keys()]) this.settle(jobId, outcome);
+  }
+
+  /** At shutdown: releases every wait as a timeout (the jobs carry on) and answers later waits at once. */
+  close(): void {
+    this.closed = true;
+    this.releaseAll({ status: 'timeout' });
   }
 
   private remove(jobId: string, entry: Entry): void {

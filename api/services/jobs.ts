@@ -1,6 +1,6 @@
 /** GET /jobs/:id: a BullMQ job seen as the API's job status, with the same ranking a sync call returns. */
 import type { Job, JobState } from 'bullmq';
-import { ERRORS, ServiceError } from '../../shared/errors.ts';
+import { ERRORS, ServiceError, exposesMessage } from '../../shared/errors.ts';
 import { parseFailure, type RedisClient, type RerankJobData, type RerankJobResult } from '../../shared/queue.ts';
 import { decodeInlineScores, readScores } from '../../shared/results.ts';
 import type { JobStatus, JobStatusValue } from '../../shared/schemas/rerank.ts';
@@ -24,7 +24,7 @@ export function statusOf(state: JobState | 'unknown'): JobStatusValue {
 /** A job's failure as a catalogue error; 5xx failures keep the catalogue message so internals never leak. */
 export function failureOf(failedReason: string | undefined): ServiceError {
   const { code, message } = parseFailure(failedReason);
-  return new ServiceError(code, ERRORS[code].status >= 500 ? ERRORS[code].message : message);
+  return new ServiceError(code, exposesMessage(code) ? message : ERRORS[code].message);
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());

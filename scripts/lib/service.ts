@@ -7,11 +7,18 @@ import { createLogger, lifecycleLogger } from '../../shared/logger.ts';
 import { onParentGone } from '../../shared/parent.ts';
 import { modelDirProblem } from './model-check.ts';
 import { RedisUnavailableError, ensureRedis, type RedisAddress, type RedisHandle } from './redis-bootstrap.ts';
-import { Supervisor, type Backoff, type ChildSpec } from './supervisor.ts';
+import { STOP_MARGIN_MS, Supervisor, type Backoff, type ChildSpec } from './supervisor.ts';
+
+/**
+ * The worker's V8 heap: a 128 MB old space and 4 MB semi-spaces. V8 otherwise lets the heap grow well past the
+ * live data (a job's body, arriving whole, is garbage soon after) before collecting; the worker's live heap stays
+ * far below this (bench/worker-memory.ts, BENCHMARKS.md). Same as `npm run start:worker`.
+ */
+export const WORKER_NODE_ARGS = ['--max-old-space-size=128', '--max-semi-space-size=4'] as const;
 
 export const SERVICE_CHILDREN: readonly ChildSpec[] = [
   { name: 'api', entry: 'api/main.ts', restart: false },
-  { name: 'worker', entry: 'worker/main.ts', restart: true },
+  { name: 'worker', entry: 'worker/main.ts', restart: true, nodeArgs: WORKER_NODE_ARGS },
 ];
 
 /** The Redis everyone runs locally; probed when REDIS_URL is unset. */
@@ -59,10 +66,17 @@ export async function runService(options: RunServiceOptions): Promise<number> {
   const supervisor = new Supervisor({
     children: SERVICE_CHILDREN,
     cwd: options.cwd,
-    // A cluster reaches the children through REDIS_CLUSTER_NODES itself; REDIS_URL would contradict it.
-    env: { ...process.env, ...overrides, ...(config.REDIS_CLUSTER_NODES ? {} : { REDIS_URL: redis.url }) },
+    // A cluster reaches the children through REDIS_CLUSTER_NODES itself; REDIS_URL would contradict it. Two glibc
+    // malloc arenas instead of one per thread (ONNX Runtime and libuv threads): less fragmentation.
+    env: {
+      MALLOC_ARENA_MAX: '2',
+      ...process.env,
+      ...overrides,
+      ...(config.REDIS_CLUSTER_NODES ? {} : { REDIS_URL: redis.url }),
+    },
     logger,
     backoff: options.backoff,
+    stopTimeoutMs: config.SHUTDOWN_GRACE_MS + STOP_MARGIN_MS,
   });
   const lifecycle = lifecycleLogger(logger);
   const onSignal = (signal: NodeJS.Signals) => {

@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { lifecycleLogger, type Logger } from '../../shared/logger.ts';
+import { RECYCLE_EXIT_CODE } from '../../worker/memory-watchdog.ts';
 
 export interface ChildSpec {
   /** Used in logs: "api", "worker". */
@@ -15,6 +16,8 @@ export interface ChildSpec {
   /** Entry file relative to `cwd`. */
   entry: string;
   restart: boolean;
+  /** Node flags before the entry, e.g. the worker's V8 heap limit. */
+  nodeArgs?: readonly string[];
 }
 
 export interface Backoff {
@@ -30,12 +33,17 @@ export interface SupervisorOptions {
   env: NodeJS.ProcessEnv;
   logger: Logger;
   backoff?: Backoff;
-  /** How long stop() waits for a child before SIGKILL; long enough for the active job to finish. */
+  /**
+   * How long stop() waits for a child before SIGKILL: the worker's SHUTDOWN_GRACE_MS plus a margin for handing
+   * jobs back and closing (see STOP_MARGIN_MS).
+   */
   stopTimeoutMs?: number;
 }
 
 export const DEFAULT_BACKOFF: Backoff = { initialMs: 1_000, maxMs: 30_000, stableMs: 60_000 };
 const DEFAULT_STOP_TIMEOUT_MS = 30_000;
+/** After the grace a worker still hands its jobs back, releases the model and closes Redis: a few seconds. */
+export const STOP_MARGIN_MS = 10_000;
 
 /** Delay before restart number `failures` (1-based): initial, 2x, 4x, ... capped. */
 export function restartDelay(backoff: Backoff, failures: number): number {
@@ -79,12 +87,9 @@ export class Supervisor {
 
   private spawn(slot: Slot): void {
     const { cwd, env } = this.options;
+    const args = [...(slot.spec.nodeArgs ?? []), '--import', 'tsx', resolve(cwd, slot.spec.entry)];
     // The IPC channel is how a child notices that the supervisor is gone, even when it was SIGKILLed.
-    const child = spawn(process.execPath, ['--import', 'tsx', resolve(cwd, slot.spec.entry)], {
-      cwd,
-      env,
-      stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-    });
+    const child = spawn(process.execPath, args, { cwd, env, stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
     slot.child = child;
     slot.startedAt = Date.now();
     this.lifecycle.info({ child: slot.spec.name, pid: child.pid }, `${slot.spec.name} started`);
@@ -97,6 +102,12 @@ export class Supervisor {
     const fields = { child: slot.spec.name, pid: child.pid, code, signal };
     if (this.stopping) {
       this.lifecycle.info(fields, `${slot.spec.name} exited`);
+      return;
+    }
+    if (slot.spec.restart && code === RECYCLE_EXIT_CODE) {
+      // A planned exit (memory cap reached, jobs finished or handed back): replace it at once, no backoff.
+      logger.info(fields, `${slot.spec.name} recycled itself; starting a fresh one`);
+      this.spawn(slot);
       return;
     }
     if (!slot.spec.restart) {

@@ -56,3 +56,13 @@ test('settle() from a state check resolves the waits registered for that job onl
   assert.equal((await mine.promise).status, 'completed');
   assert.equal((await other.promise).status, 'timeout');
 });
+
+test('close() at shutdown releases every wait as a timeout and answers later waits at once', async () => {
+  const { waiter } = setup();
+  const before = waiter.wait('job-1', 60_000);
+  waiter.close();
+  assert.deepEqual(await before.promise, { status: 'timeout' });
+  const later = waiter.wait('job-2', 60_000);
+  assert.deepEqual(await later.promise, { status: 'timeout' });
+  assert.equal(waiter.size, 0);
+});
