@@ -55,6 +55,9 @@ export const ERRORS = {
     status: 409,
     message: 'Only bulk jobs can be cancelled: a /rerank job is shared by every identical request.',
   },
+  // Several models behind one API.
+  UNKNOWN_MODEL: { status: 400, message: 'This deployment does not serve that model.' },
+  WRONG_MODEL: { status: 500, message: 'The job reached a worker serving another model.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

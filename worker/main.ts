@@ -10,7 +10,6 @@ import { ConfigError, loadConfig, readEnv, type Config } from '../shared/config.
 import { createLogger, lifecycleLogger, type Logger } from '../shared/logger.ts';
 import { onParentGone } from '../shared/parent.ts';
 import {
-  QUEUE_NAME,
   createRedisConnection,
   keyPrefix,
   parseFailure,
@@ -18,6 +17,7 @@ import {
   type RerankJobResult,
 } from '../shared/queue.ts';
 import { writeScores } from '../shared/results.ts';
+import { defaultModelOf, rerankQueueName, servedModelNames } from '../shared/served-models.ts';
 import { BulkWorker } from './bulk/bulk-worker.ts';
 import { EngineError, loadEngine, type RerankEngine } from './engine/index.ts';
 import { HealthFile } from './health-file.ts';
@@ -59,6 +59,11 @@ async function main(): Promise<number> {
   }
   const logger = createLogger(config, 'worker');
   const lifecycle = lifecycleLogger(logger);
+  if (!servedModelNames(config).includes(config.MODEL_NAME)) {
+    // Its queue would be one the API never adds to.
+    logger.fatal({ model: config.MODEL_NAME, served: servedModelNames(config) }, 'MODEL_NAME is not in SERVED_MODELS');
+    return 1;
+  }
   const engine = await loadModel(config, logger);
   if (!engine) return 1;
   const { info } = engine;
@@ -78,11 +83,15 @@ async function main(): Promise<number> {
   const storeScores = (jobId: string, scores: readonly number[]) =>
     writeScores(commands, prefix, jobId, scores, config.RETAIN_COMPLETED_SECONDS);
   const worker = new Worker<RerankJobData, RerankJobResult>(
-    QUEUE_NAME,
+    rerankQueueName(config, config.MODEL_NAME),
     withPublicFailures(createProcessor({ engine, workerId, model: config.MODEL_NAME, stats, logger, storeScores })),
     { connection, prefix, concurrency: config.WORKER_CONCURRENCY },
   );
-  const bulk = new BulkWorker({ config, engine, workerId, redis: commands, logger });
+  // Bulk jobs are scored by the default model (docs/operations.md): only its workers take their chunks.
+  const bulk =
+    config.MODEL_NAME === defaultModelOf(config)
+      ? new BulkWorker({ config, engine, workerId, redis: commands, logger })
+      : undefined;
   worker.on('error', throttledErrorLog(logger, 'worker error'));
   stripWhenFinished(worker, logger, { onComplete: true });
   worker.on('failed', (job, error) => {
@@ -116,7 +125,7 @@ async function main(): Promise<number> {
       // Redis unreachable and no job running there is nothing to wait for, and a plain close() would hang.
       { name: 'worker', run: () => worker.close(connection.status !== 'ready' && stats.active === 0) },
       { name: 'webhooks', run: () => webhooks.close() },
-      { name: 'bulk worker', run: () => bulk.close() },
+      { name: 'bulk worker', run: async () => bulk?.close() },
       { name: 'reporter', run: () => reporter.close() },
       { name: 'engine', run: () => engine.close() },
       { name: 'redis', run: () => connection.disconnect() },
@@ -146,7 +155,7 @@ async function main(): Promise<number> {
     // Not awaited before the signal handlers: a signal while Redis is still unreachable must still stop the worker.
     (async () => {
       await worker.waitUntilReady();
-      await bulk.start();
+      await bulk?.start();
       await reporter.start();
       if (stopping) return;
       await reporter.setState('ready');

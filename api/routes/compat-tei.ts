@@ -36,7 +36,7 @@ export async function teiRoutes(app: FastifyInstance, { config }: { config: Conf
         response: { 200: TeiRerankResponseSchema, ...errors },
       },
     },
-    async (request) => toTeiResponse(await rerankSync(deps, fromTei(request.body)), request.body),
+    async (request) => toTeiResponse(await rerankSync(deps, app.servedModels, fromTei(request.body)), request.body),
   );
 
   typed.get(

@@ -5,6 +5,7 @@ import type { Config } from '../../shared/config.ts';
 import { JobAcceptedSchema, RerankResponseSchema, rerankRequestSchema } from '../../shared/schemas/rerank.ts';
 import { parsePrefer, preferenceApplied } from '../prefer.ts';
 import { rerank, rerankDeps } from '../services/rerank.ts';
+import { depsForModel } from '../services/served-models.ts';
 import { roundedTimings, timingHeaders } from '../timings.ts';
 
 /** Seconds a client should wait before polling a 202's status URL. */
@@ -28,7 +29,7 @@ export async function rerankRoutes(app: FastifyInstance, { config }: { config: C
       // The wait counts from the request's arrival: under a burst, time spent queued behind other requests (body,
       // parsing, validation) is part of it, or the 202 comes late. Nothing left: answer at once.
       const waitMs = plan.waitMs === 0 ? 0 : Math.max(0, Math.round(plan.waitMs - reply.elapsedTime));
-      const outcome = await rerank(deps, request.body, waitMs);
+      const outcome = await rerank(await depsForModel(deps, app.servedModels, request.body.model), request.body, waitMs);
       // The request's log line (plugins/request-log.ts) names the job it ran or joined, and its stage timings.
       const { jobId, timings } = outcome;
       request.log = request.log.child({ jobId, ...(timings && roundedTimings(timings)) });

@@ -61,6 +61,7 @@ function snapshot(workers: ListedWorker[]): Metrics {
     api: { pending_waits: 2, uptime_seconds: 5 },
     redis: 'ok',
     queue: { waiting: 3, active: 1, completed: 7, failed: 0, delayed: 0 },
+    queues: { tiny: { waiting: 3, active: 1, completed: 7, failed: 0, delayed: 0 } },
     workers,
   };
 }
