@@ -65,7 +65,14 @@ before(async () => {
   processes.push(worker('alpha'), worker('beta', { MAX_SEQ_LENGTH: String(BETA_MAX_LENGTH) }));
   const api = spawnService({
     entry: 'api/main.ts',
-    env: { ...env, PORT: '0', MODEL_DIR: modelDirs.alpha, MODEL_ALIASES: 'rerank-english-v3.0=beta' },
+    env: {
+      ...env,
+      PORT: '0',
+      MODEL_DIR: modelDirs.alpha,
+      MODEL_ALIASES: 'rerank-english-v3.0=beta',
+      DASHBOARD_USER: 'admin',
+      DASHBOARD_PASSWORD: 's3cret',
+    },
   });
   processes.push(api);
   const listening = await api.waitForLine((line) => line.msg === 'api listening');
@@ -135,7 +142,7 @@ test('an unknown model is a 400 listing the served ones, in each dialect; aliase
   assert.equal(((await jina.json()) as { model: string }).model, 'alpha');
 });
 
-test("a worker refuses a job for another model (WRONG_MODEL, no retries)", async (t) => {
+test('a worker refuses a job for another model (WRONG_MODEL, no retries)', async (t) => {
   const connection = { url: REDIS_URL };
   const queue = new Queue('rerank@beta', { connection, prefix: `{${PREFIX}}` });
   const events = new QueueEvents('rerank@beta', { connection, prefix: `{${PREFIX}}` });
@@ -161,4 +168,13 @@ test('/metrics lists every served model\'s queue and each worker with its model'
   assert.deepEqual(metrics.queue, metrics.queues.alpha);
   const workers = metrics.workers.map(({ model, max_length }) => `${model}:${max_length}`).sort();
   assert.deepEqual(workers, ['alpha:64', `beta:${BETA_MAX_LENGTH}`]);
+});
+
+test("the dashboard lists every served model's queue", async () => {
+  const authorization = `Basic ${Buffer.from('admin:s3cret').toString('base64')}`;
+  const response = await fetch(`${base}/admin/queues/api/queues`, { headers: { authorization } });
+  assert.equal(response.status, 200);
+  const { queues } = (await response.json()) as { queues: { name: string }[] };
+  const names = queues.map((queue) => queue.name);
+  assert.ok(names.includes('rerank') && names.includes('rerank@beta'), names.join(', '));
 });
