@@ -168,6 +168,9 @@ test('/metrics lists every served model\'s queue and each worker with its model'
   assert.deepEqual(metrics.queue, metrics.queues.alpha);
   const workers = metrics.workers.map(({ model, max_length }) => `${model}:${max_length}`).sort();
   assert.deepEqual(workers, ['alpha:64', `beta:${BETA_MAX_LENGTH}`]);
+
+  const text = await (await fetch(`${base}/metrics?format=prometheus`)).text();
+  for (const model of ['alpha', 'beta']) assert.match(text, new RegExp(`rerank_queue_jobs\\{model="${model}",state="waiting"\\} \\d`));
 });
 
 test("the dashboard lists every served model's queue", async () => {
