@@ -23,7 +23,7 @@ import { cancelBulkJob } from '../services/bulk/cancel.ts';
 import { readNdjsonBody } from '../services/bulk/ndjson.ts';
 import { checkIdempotencyKey, submitBulk, type BulkDeps } from '../services/bulk/submit.ts';
 import { bulkJobStatus, bulkResultPage, findBulkRecord, pageBounds } from '../services/bulk/view.ts';
-import { completedScores, lookupJob, type JobsDeps } from '../services/jobs.ts';
+import { completedScores, findJob, type JobsDeps } from '../services/jobs.ts';
 import { rankScores } from '../services/rankings.ts';
 
 const NDJSON = 'application/x-ndjson';
@@ -34,7 +34,8 @@ const POLL_AFTER_SECONDS = '2';
 export async function bulkRoutes(app: FastifyInstance, { config }: { config: Config }): Promise<void> {
   const prefix = keyPrefix(config);
   const deps: BulkDeps = { config, redis: app.redis, prefix, queue: app.bulkQueue, withRedis: app.withRedis };
-  const jobs: JobsDeps = { queue: app.rerankQueue, redis: app.redis, prefix, withRedis: app.withRedis };
+  const queues = [...app.rerankQueues.values()];
+  const jobs: JobsDeps = { queue: app.rerankQueue, queues, redis: app.redis, prefix, withRedis: app.withRedis };
   const limits = {
     maxBulkDocuments: config.MAX_BULK_DOCUMENTS,
     maxRequests: config.MAX_BULK_REQUESTS,
@@ -78,7 +79,7 @@ export async function bulkRoutes(app: FastifyInstance, { config }: { config: Con
       };
       if (isBulkJobId(id)) return bulkResultPage(deps, await findBulkRecord(deps, id), page);
       // A /rerank job's ranking, paged the same way.
-      const found = await jobs.withRedis(() => lookupJob(jobs.queue, id));
+      const found = await jobs.withRedis(() => findJob(jobs, id));
       if (!found) throw new ServiceError('JOB_NOT_FOUND');
       if (found.state !== 'completed') throw new ServiceError('RESULT_NOT_READY');
       const scores = await completedScores(jobs, id);
@@ -95,7 +96,7 @@ export async function bulkRoutes(app: FastifyInstance, { config }: { config: Con
     async (request, reply) => {
       const { id } = request.params;
       if (!isBulkJobId(id)) {
-        const found = await jobs.withRedis(() => lookupJob(jobs.queue, id));
+        const found = await jobs.withRedis(() => findJob(jobs, id));
         throw new ServiceError(found ? 'JOB_NOT_CANCELLABLE' : 'JOB_NOT_FOUND');
       }
       const outcome = await cancelBulkJob(deps, await findBulkRecord(deps, id));

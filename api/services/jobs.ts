@@ -76,8 +76,8 @@ export function completedScores(deps: JobsDeps, jobId: string): Promise<number[]
 }
 
 /** The job in whichever served model's queue holds it (the default's first: most jobs are there). */
-async function lookupJobInQueues(queues: readonly RerankQueue[], jobId: string): Promise<FoundJob | undefined> {
-  for (const queue of queues) {
+export async function findJob(deps: Pick<JobsDeps, 'queue' | 'queues'>, jobId: string): Promise<FoundJob | undefined> {
+  for (const queue of deps.queues ?? [deps.queue]) {
     const found = await lookupJob(queue, jobId);
     if (found) return found;
   }
@@ -85,7 +85,7 @@ async function lookupJobInQueues(queues: readonly RerankQueue[], jobId: string):
 }
 
 export async function findJobStatus(deps: JobsDeps, jobId: string, topK?: number): Promise<JobStatus | undefined> {
-  const found = await deps.withRedis(() => lookupJobInQueues(deps.queues ?? [deps.queue], jobId));
+  const found = await deps.withRedis(() => findJob(deps, jobId));
   if (!found) return undefined;
   if (found.state !== 'completed') return jobStatus(found.job, found.state, topK);
   const scores = await completedScores(deps, jobId);

@@ -116,6 +116,11 @@ test("the job id follows the model's workers' max length, not the API's; GET /jo
     return body.status === 'completed' ? body : undefined;
   });
   assert.ok(status.result);
+  const page = await fetch(`${base}/jobs/${jobId}/result`);
+  assert.equal(page.status, 200);
+  assert.equal(((await page.json()) as { total: number }).total, DOCUMENTS.length);
+  const cancel = await fetch(`${base}/jobs/${jobId}`, { method: 'DELETE' });
+  assert.equal(((await cancel.json()) as { error: { code: string } }).error.code, 'JOB_NOT_CANCELLABLE');
 });
 
 test('an unknown model is a 400 listing the served ones, in each dialect; aliases and hub ids are accepted', async () => {
