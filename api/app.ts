@@ -128,7 +128,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(bodyGuardPlugin, { config });
   await app.register(rateLimitPlugin, { config });
   // Every BullMQ queue the API opens, for the dashboard: a new queue is one more entry here.
-  const serviceQueues = [app.rerankQueue, app.bulkQueue, app.webhookQueue];
+  const serviceQueues = [...app.rerankQueues.values(), app.bulkQueue, app.webhookQueue];
   await app.register(dashboardPlugin, { config, queues: serviceQueues });
   await app.register(openapiPlugin);
 
@@ -136,6 +136,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     config,
     redis: app.redis,
     queue: app.rerankQueue,
+    queues: app.rerankQueues,
     waiter: app.jobWaiter,
     sampler: new ProcessStatsSampler(),
     withRedis: app.withRedis,

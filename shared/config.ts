@@ -8,6 +8,7 @@ import { basename } from 'node:path';
 import { parseEnv } from 'node:util';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { modelAliases, servedModelNames } from './served-models.ts';
 
 const Int = (options: { default: number; minimum: number; maximum?: number; description: string }) =>
   Type.Integer(options);
@@ -316,6 +317,23 @@ export const ConfigSchema = Type.Object({
     description: 'Requests per key (per IP when open) per window on protected routes; 0 turns rate limiting off.',
   }),
   RATE_LIMIT_WINDOW_MS: Int({ default: 60_000, minimum: 100, description: 'Window of RATE_LIMIT_MAX.' }),
+  // Several models behind one API (docs/operations.md "Serving several models").
+  SERVED_MODELS: Type.Optional(
+    Type.String({
+      pattern: '^[\\w.-]+(,[\\w.-]+)*$',
+      description:
+        'Comma-separated model names this deployment serves, the first being the default (its queue keeps the ' +
+        'name "rerank"); unset: MODEL_NAME alone. Set the same list on the API and every worker.',
+    }),
+  ),
+  MODEL_ALIASES: Type.Optional(
+    Type.String({
+      pattern: '^[^\\s,=]+=[\\w.-]+(,[^\\s,=]+=[\\w.-]+)*$',
+      description:
+        'Other names a request may give a served model, alias=model,alias=model (e.g. a Cohere model name); a ' +
+        'hub id org/<served name> is accepted without one.',
+    }),
+  ),
 });
 
 type RawConfig = Static<typeof ConfigSchema>;
@@ -374,7 +392,9 @@ export function loadConfig(env: Env = readEnv()): Config {
   if (config.WEBHOOK_ALLOWED_HOSTS && !config.WEBHOOK_SECRET) {
     throw new ConfigError('Invalid configuration: WEBHOOK_ALLOWED_HOSTS is set, so WEBHOOK_SECRET must be set too');
   }
-  return Object.freeze({ ...config, MODEL_NAME: config.MODEL_NAME ?? defaultModelName(config) });
+  const frozen = Object.freeze({ ...config, MODEL_NAME: config.MODEL_NAME ?? defaultModelName(config) });
+  checkAliases(frozen);
+  return frozen;
 }
 
 /**
@@ -384,6 +404,16 @@ export function loadConfig(env: Env = readEnv()): Config {
 function defaultModelName(config: Pick<RawConfig, 'MODEL_DIR' | 'MODEL_FILE'>): string {
   const variant = basename(config.MODEL_FILE, '.onnx');
   return variant === 'model' ? basename(config.MODEL_DIR) : `${basename(config.MODEL_DIR)}-${variant}`;
+}
+
+/** An alias must name a served model, or requests using it would be refused as unknown. */
+function checkAliases(config: Config): void {
+  const served = servedModelNames(config);
+  for (const model of modelAliases(config).values()) {
+    if (!served.includes(model)) {
+      throw new ConfigError(`Invalid configuration: MODEL_ALIASES maps to ${model}, which is not in SERVED_MODELS (${served.join(', ')})`);
+    }
+  }
 }
 
 /** For documentation and tests: every setting with its default and description. */

@@ -63,6 +63,9 @@ export const ERRORS = {
     exposeMessage: true,
   },
   SHUTTING_DOWN: { status: 503, message: 'This API instance is shutting down; retry (another instance may answer).' },
+  // Several models behind one API.
+  UNKNOWN_MODEL: { status: 400, message: 'This deployment does not serve that model.' },
+  WRONG_MODEL: { status: 500, message: 'The job reached a worker serving another model.' },
 } as const satisfies Record<string, { status: number; message: string; exposeMessage?: true }>;
 
 export type ErrorCode = keyof typeof ERRORS;

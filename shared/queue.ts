@@ -17,7 +17,10 @@ export interface RerankJobData {
   documents: string[];
   /** Raw logits instead of sigmoid scores. */
   raw: boolean;
-  /** Model and max length from the API's config: part of the dedupe key, shown on the dashboard. */
+  /**
+   * The served model (its workers refuse other models' jobs) and the max length its workers report: part of the
+   * dedupe key, shown on the dashboard.
+   */
   model: string;
   maxLength: number;
   /** Present when documents longer than the window are scored by windows (absent: truncated, as before). */

@@ -11,7 +11,6 @@ import { ConfigError, loadConfig, readEnv, type Config } from '../shared/config.
 import { createLogger, lifecycleLogger, type Logger } from '../shared/logger.ts';
 import { onParentGone } from '../shared/parent.ts';
 import {
-  QUEUE_NAME,
   createRedisConnection,
   keyPrefix,
   parseFailure,
@@ -19,6 +18,7 @@ import {
   type RerankJobResult,
 } from '../shared/queue.ts';
 import { writeScores } from '../shared/results.ts';
+import { defaultModelOf, rerankQueueName, servedModelNames } from '../shared/served-models.ts';
 import { BulkWorker } from './bulk/bulk-worker.ts';
 import { EngineError, loadEngine, type RerankEngine } from './engine/index.ts';
 import { HealthFile } from './health-file.ts';
@@ -75,6 +75,11 @@ async function main(): Promise<number> {
   }
   const logger = createLogger(config, 'worker');
   const lifecycle = lifecycleLogger(logger);
+  if (!servedModelNames(config).includes(config.MODEL_NAME)) {
+    // Its queue would be one the API never adds to.
+    logger.fatal({ model: config.MODEL_NAME, served: servedModelNames(config) }, 'MODEL_NAME is not in SERVED_MODELS');
+    return 1;
+  }
   const engine = await loadModel(config, logger);
   if (!engine) return 1;
   const { info } = engine;
@@ -107,7 +112,7 @@ async function main(): Promise<number> {
     guard: new CrashGuard({ redis: connection, prefix, workerId, limit: config.WORKER_CRASH_LIMIT }),
     logger,
   });
-  const worker: Worker<RerankJobData, RerankJobResult> = new Worker(QUEUE_NAME, async (job, token) => {
+  const worker: Worker<RerankJobData, RerankJobResult> = new Worker(rerankQueueName(config, config.MODEL_NAME), async (job, token) => {
     try {
       return await runJob(job, token);
     } finally {
@@ -129,7 +134,11 @@ async function main(): Promise<number> {
   });
   worker.on('active', (job) => held.add(job));
   if (config.TEST_HOOKS) logger.warn('TEST_HOOKS is on: job queries can crash this worker on purpose (tests only)');
-  const bulk = new BulkWorker({ config, engine, workerId, redis: commands, logger });
+  // Bulk jobs are scored by the default model (docs/operations.md): only its workers take their chunks.
+  const bulk =
+    config.MODEL_NAME === defaultModelOf(config)
+      ? new BulkWorker({ config, engine, workerId, redis: commands, logger })
+      : undefined;
   worker.on('error', throttledErrorLog(logger, 'worker error'));
   stripWhenFinished(worker, logger, { onComplete: true });
   worker.on('failed', (job, error) => {
@@ -173,7 +182,7 @@ async function main(): Promise<number> {
           }),
       },
       { name: 'webhooks', run: () => webhooks.close() },
-      { name: 'bulk worker', run: () => bulk.close() },
+      { name: 'bulk worker', run: async () => bulk?.close() },
       { name: 'reporter', run: () => reporter.close() },
       { name: 'engine', run: () => engine.close() },
       { name: 'redis', run: () => connection.disconnect() },
@@ -225,7 +234,7 @@ async function main(): Promise<number> {
   // Not awaited before the signal handlers: a signal while Redis is still unreachable must still stop the worker.
   (async () => {
     await worker.waitUntilReady();
-    await bulk.start();
+    await bulk?.start();
     await reporter.start();
     if (stopping) return;
     watchdog.start();

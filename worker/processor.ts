@@ -12,7 +12,7 @@ import type { StageTimings, WorkerStats } from './stats.ts';
 export interface ProcessorOptions {
   engine: Pick<RerankEngine, 'score'>;
   workerId: string;
-  /** The configured model name, the same one the API puts in job data and dedupe keys. */
+  /** This worker's model (MODEL_NAME), the one the API puts in job data and dedupe keys: jobs for another fail. */
   model: string;
   stats: WorkerStats;
   /** One line per completed job, with its sizes and stage timings. */
@@ -52,6 +52,12 @@ export function createProcessor(options: ProcessorOptions): (job: ProcessableJob
     if (problem !== undefined) {
       stats.failed += 1;
       throw new UnrecoverableError(formatFailure('INVALID_JOB_DATA', problem));
+    }
+    const requested = (job.data as { model?: unknown }).model;
+    if (requested !== undefined && requested !== model) {
+      // Scores of another model under this one's job id would be wrong answers, not errors: refuse, no retries.
+      stats.failed += 1;
+      throw new UnrecoverableError(formatFailure('WRONG_MODEL', `job for model ${String(requested)}; this worker serves ${model}`));
     }
     const { query, documents, raw, chunk } = job.data as ScoredInput;
     const started = performance.now();

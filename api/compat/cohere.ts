@@ -23,13 +23,19 @@ export function fromCohereV1(request: CohereV1Request): RerankRequest {
     query: request.query,
     documents: request.documents.map((document, index) => textToRank(document, index, request.rank_fields)),
     top_k: request.top_n ?? undefined,
+    ...servedModelField(request.model),
     // Asking for chunks asks for chunking; without it, the server's LONG_DOCUMENTS applies.
     ...(request.max_chunks_per_doc ? { long_documents: 'chunk', max_chunks_per_doc: request.max_chunks_per_doc } : {}),
   };
 }
 
 export function fromCohereV2(request: CohereV2Request): RerankRequest {
-  return { query: request.query, documents: request.documents, top_k: request.top_n ?? undefined };
+  return { query: request.query, documents: request.documents, top_k: request.top_n ?? undefined, model: request.model };
+}
+
+/** Null (SDKs send unset options as null) is absent: the default model serves. */
+function servedModelField(model: string | null | undefined): Pick<RerankRequest, 'model'> {
+  return model === null || model === undefined ? {} : { model };
 }
 
 /**
@@ -54,14 +60,13 @@ function textToRank(document: CohereDocument, index: number, rankFields: string[
 
 export interface CohereAnswer {
   version: '1' | '2';
-  model: string;
   /** Documents in the request: search units count them all, top_n or not. */
   documentCount: number;
   /** The request's documents, to echo when return_documents is true (v1 only). */
   echo?: CohereDocument[];
 }
 
-export function toCohereResponse({ ranking, tokens }: SyncRanking, answer: CohereAnswer): CohereResponse {
+export function toCohereResponse({ ranking, tokens, model }: SyncRanking, answer: CohereAnswer): CohereResponse {
   const results = ranking.rankings.map(({ index, score }): CohereResult => {
     const result: CohereResult = { index, relevance_score: score };
     const document = answer.echo?.[index];
@@ -77,7 +82,7 @@ export function toCohereResponse({ ranking, tokens }: SyncRanking, answer: Coher
       billed_units: { search_units: Math.max(1, Math.ceil(answer.documentCount / DOCUMENTS_PER_SEARCH_UNIT)) },
       ...(warnings.length > 0 ? { warnings } : {}),
     },
-    model: answer.model,
+    model,
     usage: { total_tokens: tokens },
   } as CohereResponse;
 }

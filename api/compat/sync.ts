@@ -6,18 +6,28 @@
 import { ServiceError } from '../../shared/errors.ts';
 import type { RerankRequest, RerankResponse } from '../../shared/schemas/rerank.ts';
 import { rerank, type RerankDeps } from '../services/rerank.ts';
+import { depsForModel, type ServedModels } from '../services/served-models.ts';
 
 export interface SyncRanking {
   ranking: RerankResponse;
   /** Tokens the model read: the worker's count, or an estimate for results that lack it (see estimateTokens). */
   tokens: number;
+  /** The served model that scored (the request's `model` resolved). */
+  model: string;
 }
 
 /** `owner`: a retry after a 504 joins the job only when it comes from the same API key (services/job-id.ts). */
-export async function rerankSync(deps: RerankDeps, request: RerankRequest, owner: string): Promise<SyncRanking> {
-  const outcome = await rerank(deps, request, deps.config.MAX_SYNC_WAIT_MS, owner);
+export async function rerankSync(
+  deps: RerankDeps,
+  models: ServedModels,
+  request: RerankRequest,
+  owner: string,
+): Promise<SyncRanking> {
+  const modelDeps = await depsForModel(deps, models, request.model);
+  const outcome = await rerank(modelDeps, request, deps.config.MAX_SYNC_WAIT_MS, owner);
   if (outcome.kind === 'accepted') throw new ServiceError('SYNC_TIMEOUT');
-  return { ranking: outcome.body, tokens: outcome.tokens ?? estimateTokens(request, deps.config.MAX_SEQ_LENGTH) };
+  const { model, maxLength } = modelDeps.model;
+  return { ranking: outcome.body, tokens: outcome.tokens ?? estimateTokens(request, maxLength), model };
 }
 
 /** The usual ~4 characters per token of English WordPiece, plus [CLS] and two [SEP]s, capped at the window. */

@@ -6,11 +6,13 @@ import type { Config } from '../../shared/config.ts';
 import type { ServiceError } from '../../shared/errors.ts';
 import type { RerankRequest } from '../../shared/schemas/rerank.ts';
 import type { TeiError, TeiInfo, TeiRank, TeiRerankRequest } from '../../shared/schemas/tei.ts';
+import { defaultModelOf } from '../../shared/served-models.ts';
 import packageJson from '../../package.json' with { type: 'json' };
 import type { SyncRanking } from './sync.ts';
 
 export function fromTei(request: TeiRerankRequest): RerankRequest {
-  return { query: request.query, documents: request.texts, raw_scores: request.raw_scores ?? false };
+  const model = request.model === undefined ? {} : { model: request.model };
+  return { query: request.query, documents: request.texts, raw_scores: request.raw_scores ?? false, ...model };
 }
 
 export function toTeiResponse({ ranking }: SyncRanking, request: TeiRerankRequest): TeiRank[] {
@@ -40,7 +42,7 @@ export function teiErrorBody(error: ServiceError, message: string): TeiError {
  */
 export function teiInfo(config: Config): TeiInfo {
   return {
-    model_id: config.MODEL_NAME,
+    model_id: defaultModelOf(config),
     model_sha: null,
     model_dtype: 'float32',
     model_type: { reranker: { id2label: { '0': 'LABEL_0' }, label2id: { LABEL_0: 0 } } },

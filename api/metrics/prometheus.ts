@@ -35,7 +35,7 @@ export class PrometheusMetrics {
   private readonly registry = new Registry();
   private readonly requests: Counter<HttpLabel>;
   private readonly durations: Histogram<HttpLabel>;
-  private readonly queueJobs: Gauge<'state'>;
+  private readonly queueJobs: Gauge<'model' | 'state'>;
   private readonly redisUp: Gauge;
   private readonly pendingWaits: Gauge;
   private readonly workers: Gauge<'state'>;
@@ -58,8 +58,8 @@ export class PrometheusMetrics {
     });
     this.queueJobs = new Gauge({
       name: 'rerank_queue_jobs',
-      help: 'Jobs in the queue by state.',
-      labelNames: ['state'],
+      help: "Jobs in a served model's queue by state.",
+      labelNames: ['model', 'state'],
       registers,
     });
     this.redisUp = new Gauge({
@@ -91,7 +91,9 @@ export class PrometheusMetrics {
     this.pendingWaits.set(snapshot.api.pending_waits);
     // Without Redis the queue is unknown: no series rather than stale ones (rerank_redis_up says why).
     this.queueJobs.reset();
-    if (snapshot.queue) for (const state of QUEUE_STATES) this.queueJobs.set({ state }, snapshot.queue[state]);
+    for (const [model, counts] of Object.entries(snapshot.queues ?? {})) {
+      for (const state of QUEUE_STATES) this.queueJobs.set({ model, state }, counts[state]);
+    }
     for (const state of WORKER_STATES) {
       this.workers.set({ state }, snapshot.workers.filter((worker) => worker.state === state).length);
     }

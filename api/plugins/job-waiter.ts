@@ -1,5 +1,6 @@
 /**
- * The process's one QueueEvents (on its own blocking connection) feeding one JobWaiter. Before the app closes,
+ * One QueueEvents per served model's queue (each on its own blocking connection), all feeding one JobWaiter (job
+ * ids include the model, so they never collide across queues). Before the app closes,
  * pending waits are released as timeouts so their requests answer 202 instead of holding shutdown up.
  */
 import { QueueEvents } from 'bullmq';
@@ -7,6 +8,7 @@ import { Cluster } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../shared/config.ts';
 import { QUEUE_NAME, keyPrefix, queueEventsConnection, type RerankJobResult } from '../../shared/queue.ts';
+import { rerankQueueName, servedModelNames } from '../../shared/served-models.ts';
 import { JobWaiter } from '../services/job-waiter.ts';
 import fp from 'fastify-plugin';
 import { closeWithin } from './close.ts';
@@ -19,12 +21,15 @@ declare module 'fastify' {
 
 export const jobWaiterPlugin = fp(
   async (app: FastifyInstance, { config }: { config: Config }) => {
-    const events = new QueueEvents<RerankJobResult>(QUEUE_NAME, {
-      connection: queueEventsConnection(config),
-      prefix: keyPrefix(config),
+    const allEvents = servedModelNames(config).map((model) => {
+      const events = new QueueEvents<RerankJobResult>(rerankQueueName(config, model), {
+        connection: queueEventsConnection(config),
+        prefix: keyPrefix(config),
+      });
+      events.on('error', (error) => app.log.debug({ err: error, model }, 'queue events error'));
+      return events;
     });
-    events.on('error', (error) => app.log.debug({ err: error }, 'queue events error'));
-    const waiter = new JobWaiter(events);
+    const waiter = new JobWaiter(...allEvents);
     // Completion events may be missed while Redis is away: tell waiting clients now rather than at their timeout.
     app.redis.on('close', () => waiter.releaseAll({ status: 'unavailable' }));
     if (app.redis instanceof Cluster) watchQueueMaster(app, app.redis, config, waiter);
@@ -32,9 +37,11 @@ export const jobWaiterPlugin = fp(
     app.addHook('preClose', async () => waiter.close());
     // While Redis is away BullMQ's close waits for an 'end' its stopped client never emits; nothing is left
     // running by then, so do not hold shutdown up for it.
-    app.addHook('onClose', () =>
-      closeWithin(app, 'queue events', () => events.close(), app.redis.status === 'ready' ? 3_000 : 100),
-    );
+    for (const events of allEvents) {
+      app.addHook('onClose', () =>
+        closeWithin(app, `queue events ${events.name}`, () => events.close(), app.redis.status === 'ready' ? 3_000 : 100),
+      );
+    }
   },
   { name: 'job-waiter', dependencies: ['redis'] },
 );

@@ -1,16 +1,21 @@
-/** The BullMQ Queue the API adds rerank jobs to, on the shared producer connection. */
+/**
+ * The BullMQ Queues the API adds rerank jobs to (one per served model), on the shared producer connection, and
+ * the ServedModels that picks one for a request.
+ */
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../shared/config.ts';
 import {
   BULK_QUEUE_NAME,
-  QUEUE_NAME,
   defaultJobOptions,
   eventStreamOptions,
   keyPrefix,
   type RerankJobData,
   type RerankJobResult,
 } from '../../shared/queue.ts';
+import { rerankQueueName, servedModelNames } from '../../shared/served-models.ts';
+import { listWorkerReports, reportTtlMs } from '../../shared/worker-registry.ts';
+import { ServedModels } from '../services/served-models.ts';
 import fp from 'fastify-plugin';
 import { closeWithin } from './close.ts';
 
@@ -18,7 +23,11 @@ export type RerankQueue = Queue<RerankJobData, RerankJobResult>;
 
 declare module 'fastify' {
   interface FastifyInstance {
+    /** The default model's queue. */
     rerankQueue: RerankQueue;
+    /** Every served model's queue, by model name (the default's first). */
+    rerankQueues: ReadonlyMap<string, RerankQueue>;
+    servedModels: ServedModels;
     /** Bulk chunks and merges (POST /jobs); the dashboard lists it too. */
     bulkQueue: Queue;
   }
@@ -26,16 +35,27 @@ declare module 'fastify' {
 
 export const queuePlugin = fp(
   async (app: FastifyInstance, { config }: { config: Config }) => {
-    const queue: RerankQueue = new Queue(QUEUE_NAME, {
-      connection: app.redis,
-      prefix: keyPrefix(config),
-      defaultJobOptions: defaultJobOptions(config),
-      streams: eventStreamOptions(config),
+    const queues = new Map<string, RerankQueue>();
+    for (const model of servedModelNames(config)) {
+      const queue: RerankQueue = new Queue(rerankQueueName(config, model), {
+        connection: app.redis,
+        prefix: keyPrefix(config),
+        defaultJobOptions: defaultJobOptions(config),
+        streams: eventStreamOptions(config),
+      });
+      // Connection trouble is logged by the redis plugin; without a listener an 'error' event would crash us.
+      queue.on('error', (error) => app.log.debug({ err: error, model }, 'queue error'));
+      app.addHook('onClose', () => closeWithin(app, `queue ${queue.name}`, () => queue.close()));
+      queues.set(model, queue);
+    }
+    const served = new ServedModels({
+      config,
+      queues,
+      workerReports: () => listWorkerReports(app.redis, keyPrefix(config), reportTtlMs(config.WORKER_HEARTBEAT_MS)),
     });
-    // Connection trouble is logged by the redis plugin; without a listener an 'error' event would crash us.
-    queue.on('error', (error) => app.log.debug({ err: error }, 'queue error'));
-    app.decorate('rerankQueue', queue);
-    app.addHook('onClose', () => closeWithin(app, 'queue', () => queue.close()));
+    app.decorate('rerankQueues', queues);
+    app.decorate('rerankQueue', queues.get(served.defaultName) as RerankQueue);
+    app.decorate('servedModels', served);
     const bulkQueue = new Queue(BULK_QUEUE_NAME, {
       connection: app.redis,
       prefix: keyPrefix(config),

@@ -26,7 +26,7 @@ import { readNdjsonBody } from '../services/bulk/ndjson.ts';
 import { checkIdempotencyKey, submitBulk, type BulkDeps } from '../services/bulk/submit.ts';
 import { bulkJobStatus, bulkResultPage, findBulkRecord, pageBounds } from '../services/bulk/view.ts';
 import { resolveJobToken } from '../services/job-tokens.ts';
-import { completedScores, lookupJob, type JobsDeps } from '../services/jobs.ts';
+import { completedScores, findJob, type JobsDeps } from '../services/jobs.ts';
 import { rankScores } from '../services/rankings.ts';
 
 const NDJSON = 'application/x-ndjson';
@@ -37,7 +37,8 @@ const POLL_AFTER_SECONDS = '2';
 export async function bulkRoutes(app: FastifyInstance, { config }: { config: Config }): Promise<void> {
   const prefix = keyPrefix(config);
   const deps: BulkDeps = { config, redis: app.redis, prefix, queue: app.bulkQueue, withRedis: app.withRedis };
-  const jobs: JobsDeps = { queue: app.rerankQueue, redis: app.redis, prefix, withRedis: app.withRedis };
+  const queues = [...app.rerankQueues.values()];
+  const jobs: JobsDeps = { queue: app.rerankQueue, queues, redis: app.redis, prefix, withRedis: app.withRedis };
   const limits = {
     maxBulkDocuments: config.MAX_BULK_DOCUMENTS,
     maxRequests: config.MAX_BULK_REQUESTS,
@@ -87,7 +88,7 @@ export async function bulkRoutes(app: FastifyInstance, { config }: { config: Con
       if (isBulkJobId(id)) return bulkResultPage(deps, await findBulkRecord(deps, id, owner), page);
       // A /rerank 202's job, by its token: the ranking paged the same way.
       const { jobId } = await resolveJobToken(jobs, id, owner);
-      const found = await jobs.withRedis(() => lookupJob(jobs.queue, jobId));
+      const found = await jobs.withRedis(() => findJob(jobs, jobId));
       if (!found) throw new ServiceError('JOB_NOT_FOUND');
       if (found.state !== 'completed') throw new ServiceError('RESULT_NOT_READY');
       const scores = await completedScores(jobs, jobId);
@@ -109,7 +110,7 @@ export async function bulkRoutes(app: FastifyInstance, { config }: { config: Con
       const owner = ownerOf(request);
       if (!isBulkJobId(id)) {
         const { jobId } = await resolveJobToken(jobs, id, owner);
-        const found = await jobs.withRedis(() => lookupJob(jobs.queue, jobId));
+        const found = await jobs.withRedis(() => findJob(jobs, jobId));
         throw new ServiceError(found ? 'JOB_NOT_CANCELLABLE' : 'JOB_NOT_FOUND');
       }
       const outcome = await cancelBulkJob({ ...deps, webhookQueue: app.webhookQueue }, await findBulkRecord(deps, id, owner));

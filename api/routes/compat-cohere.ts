@@ -38,8 +38,8 @@ export async function cohereRoutes(app: FastifyInstance, { config }: { config: C
     },
     async (request) => {
       const { documents, return_documents: echo } = request.body;
-      const ranked = await rerankSync(deps, fromCohereV1(request.body), ownerOf(request));
-      const answer = { version: '1', model: config.MODEL_NAME, documentCount: documents.length } as const;
+      const ranked = await rerankSync(deps, app.servedModels, fromCohereV1(request.body), ownerOf(request));
+      const answer = { version: '1', documentCount: documents.length } as const;
       return toCohereResponse(ranked, echo ? { ...answer, echo: documents } : answer);
     },
   );
@@ -56,9 +56,9 @@ export async function cohereRoutes(app: FastifyInstance, { config }: { config: C
       },
     },
     async (request) => {
-      const ranked = await rerankSync(deps, fromCohereV2(request.body), ownerOf(request));
+      const ranked = await rerankSync(deps, app.servedModels, fromCohereV2(request.body), ownerOf(request));
       const documentCount = request.body.documents.length;
-      return toCohereResponse(ranked, { version: '2', model: config.MODEL_NAME, documentCount });
+      return toCohereResponse(ranked, { version: '2', documentCount });
     },
   );
 }

@@ -37,7 +37,8 @@ export async function teiRoutes(app: FastifyInstance, { config }: { config: Conf
         response: { 200: TeiRerankResponseSchema, ...errors },
       },
     },
-    async (request) => toTeiResponse(await rerankSync(deps, fromTei(request.body), ownerOf(request)), request.body),
+    async (request) =>
+      toTeiResponse(await rerankSync(deps, app.servedModels, fromTei(request.body), ownerOf(request)), request.body),
   );
 
   typed.get(

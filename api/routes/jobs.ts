@@ -20,7 +20,13 @@ import { findJobStatus, type JobsDeps } from '../services/jobs.ts';
 
 export async function jobRoutes(app: FastifyInstance, { config }: { config: Config }): Promise<void> {
   const prefix = keyPrefix(config);
-  const deps: JobsDeps = { queue: app.rerankQueue, redis: app.redis, prefix, withRedis: app.withRedis };
+  const deps: JobsDeps = {
+    queue: app.rerankQueue,
+    queues: [...app.rerankQueues.values()],
+    redis: app.redis,
+    prefix,
+    withRedis: app.withRedis,
+  };
   const bulk: BulkDeps = { config, redis: app.redis, prefix, queue: app.bulkQueue, withRedis: app.withRedis };
 
   app.withTypeProvider<TypeBoxTypeProvider>().get(

@@ -7,6 +7,7 @@ import { ownerOf } from '../auth/owner.ts';
 import { parsePrefer, preferenceApplied } from '../prefer.ts';
 import { createJobToken } from '../services/job-tokens.ts';
 import { rerank, rerankDeps } from '../services/rerank.ts';
+import { depsForModel } from '../services/served-models.ts';
 import { roundedTimings, timingHeaders } from '../timings.ts';
 
 /** Seconds a client should wait before polling a 202's status URL. */
@@ -31,7 +32,8 @@ export async function rerankRoutes(app: FastifyInstance, { config }: { config: C
       // parsing, validation) is part of it, or the 202 comes late. Nothing left: answer at once.
       const waitMs = plan.waitMs === 0 ? 0 : Math.max(0, Math.round(plan.waitMs - reply.elapsedTime));
       const owner = ownerOf(request);
-      const outcome = await rerank(deps, request.body, waitMs, owner);
+      const modelDeps = await depsForModel(deps, app.servedModels, request.body.model);
+      const outcome = await rerank(modelDeps, request.body, waitMs, owner);
       // The request's log line (plugins/request-log.ts) names the job it ran or joined, and its stage timings.
       const { jobId, timings } = outcome;
       request.log = request.log.child({ jobId, ...(timings && roundedTimings(timings)) });

@@ -34,11 +34,14 @@ export class JobWaiter {
   private readonly pending = new Map<string, Set<Entry>>();
   private closed = false;
 
-  constructor(events: CompletionEvents) {
-    events.on('completed', ({ jobId, returnvalue }) =>
-      this.settle(jobId, { status: 'completed', result: returnvalue }),
-    );
-    events.on('failed', ({ jobId, failedReason }) => this.settle(jobId, { status: 'failed', failedReason }));
+  /** One source per queue (one per served model): their job ids never collide, so one map serves them all. */
+  constructor(...sources: CompletionEvents[]) {
+    for (const events of sources) {
+      events.on('completed', ({ jobId, returnvalue }) =>
+        this.settle(jobId, { status: 'completed', result: returnvalue }),
+      );
+      events.on('failed', ({ jobId, failedReason }) => this.settle(jobId, { status: 'failed', failedReason }));
+    }
   }
 
   /** Pending waits, for /metrics: it must drop back to 0 when requests are done. */

@@ -9,6 +9,8 @@ import { rankResult } from './rankings.ts';
 
 export interface JobsDeps {
   queue: RerankQueue;
+  /** Every served model's queue, for a status lookup by id alone; absent: `queue` only. */
+  queues?: readonly RerankQueue[];
   /** Where the scores of completed jobs are (shared/results.ts). */
   redis: RedisClient;
   prefix: string;
@@ -82,8 +84,17 @@ export function scoresOfResult(deps: JobsDeps, jobId: string, result: RerankJobR
   return completedScores(deps, jobId);
 }
 
+/** The job in whichever served model's queue holds it (the default's first: most jobs are there). */
+export async function findJob(deps: Pick<JobsDeps, 'queue' | 'queues'>, jobId: string): Promise<FoundJob | undefined> {
+  for (const queue of deps.queues ?? [deps.queue]) {
+    const found = await lookupJob(queue, jobId);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 export async function findJobStatus(deps: JobsDeps, jobId: string, topK?: number): Promise<JobStatus | undefined> {
-  const found = await deps.withRedis(() => lookupJob(deps.queue, jobId));
+  const found = await deps.withRedis(() => findJob(deps, jobId));
   if (!found) return undefined;
   if (found.state !== 'completed') return jobStatus(found.job, found.state, topK);
   const scores = await completedScores(deps, jobId);

@@ -24,12 +24,20 @@ import { rankResult } from './rankings.ts';
 export interface RerankDeps extends JobsDeps {
   config: Config;
   waiter: JobWaiter;
+  /** The served model the job is for (`queue` is its queue): its name and max length go into the job's id. */
+  model: JobModel;
 }
 
-/** The deps every route that calls rerank() needs, from the app's shared resources. */
+export type JobModel = Pick<RerankJobData, 'model' | 'maxLength'>;
+
+/**
+ * The deps every route that calls rerank() needs, from the app's shared resources: the default model's, until
+ * served-models.ts depsForModel picks the model a request names.
+ */
 export function rerankDeps(app: FastifyInstance, config: Config): RerankDeps {
   const { rerankQueue: queue, redis, jobWaiter: waiter, withRedis } = app;
-  return { config, queue, redis, prefix: keyPrefix(config), waiter, withRedis };
+  const model = { model: app.servedModels.defaultName, maxLength: config.MAX_SEQ_LENGTH };
+  return { config, queue, redis, prefix: keyPrefix(config), waiter, withRedis, model };
 }
 
 
@@ -63,13 +71,12 @@ export type RerankOutcome = (
   timings?: RerankJobResult['timings'];
 };
 
-export function toJobData(request: RerankRequest, config: Config): RerankJobData {
+export function toJobData(request: RerankRequest, config: Config, model: JobModel): RerankJobData {
   return {
     query: request.query,
     documents: request.documents.map(documentText),
     raw: request.raw_scores ?? false,
-    model: config.MODEL_NAME,
-    maxLength: config.MAX_SEQ_LENGTH,
+    ...model,
     ...chunkSettings(request, config),
   };
 }
@@ -81,7 +88,7 @@ export async function rerank(
   waitMs: number,
   owner: string,
 ): Promise<RerankOutcome> {
-  const data = toJobData(request, deps.config);
+  const data = toJobData(request, deps.config, deps.model);
   const jobId = jobIdFor(data, owner);
   const accepted = (status: JobStatusValue, result?: RerankJobResult): RerankOutcome => ({
     kind: 'accepted',

@@ -4,15 +4,14 @@
  * newer options keep working. TypeScript types are derived from these schemas.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ModelFieldSchema } from './rerank.ts';
 
 /** Optional, and null means absent: SDKs built on cohere-ai send unset options as null (LangChain does). */
 const Maybe = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
 
 const QuerySchema = Type.String({ minLength: 1, pattern: '\\S', description: 'The search query.' });
 const TopNSchema = Type.Integer({ minimum: 1, description: 'How many results to return; default: all.' });
-const ModelSchema = Type.String({
-  description: 'Accepted and ignored: this deployment serves one model, named in the response\'s "model".',
-});
+const ModelSchema = ModelFieldSchema;
 
 /** Cohere v1 and Jina documents: a string, or an object of string fields ("text" unless rank_fields says). */
 export const CohereDocumentSchema = Type.Union([
@@ -24,7 +23,7 @@ export type CohereDocument = Static<typeof CohereDocumentSchema>;
 
 /** The README's example in Cohere's shape. */
 const V2_EXAMPLE = {
-  model: 'rerank-english-v3.0',
+  model: 'cross-encoder/ms-marco-TinyBERT-L-2-v2',
   query: 'who founded fastapi',
   documents: ['FastAPI was created by Sebastian Ramirez.', 'Flask is a Python microframework released in 2010.'],
   top_n: 1,

@@ -16,6 +16,12 @@ export type Document = Static<typeof DocumentSchema>;
 export function documentText(document: Document): string {
   return typeof document === 'string' ? document : document.text;
 }
+/** Shared by every dialect that names a model (native, Cohere, Jina, TEI). */
+export const ModelFieldSchema = Type.String({
+  minLength: 1,
+  description: 'A served model (SERVED_MODELS) or an alias of one; default: the first served model. Unknown: 400.',
+});
+
 /** The README's example (the seed's), shown in the OpenAPI document. */
 const SEED_EXAMPLE = {
   query: 'who founded fastapi',
@@ -47,6 +53,8 @@ export function rerankRequestSchema(maxDocuments: number) {
       max_chunks_per_doc: Type.Optional(
         Type.Integer({ minimum: 1, description: 'Windows per document when chunking; capped by MAX_CHUNKS_PER_DOC.' }),
       ),
+      // Several models behind one API
+      model: Type.Optional(ModelFieldSchema),
     },
     { additionalProperties: false, examples: [SEED_EXAMPLE] },
   );

@@ -3,6 +3,7 @@
  * client takes http://host/tei as its base URL. TypeScript types are derived from these schemas.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { ModelFieldSchema } from './rerank.ts';
 
 export function teiRerankRequestSchema(maxDocuments: number) {
   return Type.Object(
@@ -21,6 +22,8 @@ export function teiRerankRequestSchema(maxDocuments: number) {
       ),
       raw_scores: Type.Optional(Type.Boolean({ description: 'Raw logits instead of sigmoid scores; default false.' })),
       return_text: Type.Optional(Type.Boolean({ description: 'Echo each text in its result; default false.' })),
+      // Not in TEI (one model per server); here it selects among the served models.
+      model: Type.Optional(ModelFieldSchema),
     },
     {
       examples: [

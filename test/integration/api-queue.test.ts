@@ -83,7 +83,7 @@ test('without a worker: /health is ok, /ready is 503 with the reason', async () 
   assert.equal(ready.status, 503);
   assert.equal(ready.body.status, 'not_ready');
   assert.match(ready.body.reason, /worker/);
-  assert.deepEqual(ready.body.checks, { redis: 'ok', workers: 0 });
+  assert.deepEqual(ready.body.checks, { redis: 'ok', workers: 0, models: { [modelName]: 0 } });
   assert.equal(ready.body.error.code, 'NOT_READY');
 });
 
@@ -113,7 +113,7 @@ test('start the worker: /ready turns 200, and the queued job completes with the 
     const reply = await call('/ready');
     return reply.status === 200 ? reply : undefined;
   }, 20_000);
-  assert.deepEqual(ready.body, { status: 'ready', checks: { redis: 'ok', workers: 1 } });
+  assert.deepEqual(ready.body, { status: 'ready', checks: { redis: 'ok', workers: 1, models: { [modelName]: 1 } } });
 
   const done = await pollUntil('job completed', async () => {
     const reply = await call(accepted.body.status_url);

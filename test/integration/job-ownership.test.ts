@@ -108,7 +108,7 @@ test("a 202's token is random per request, not the content hash, and shows the j
   // Both tokens lead to one internal job, whose content-hash id appears nowhere in the answers.
   const config = loadConfig({ MODEL_DIR: modelDir });
   const owner = keyId(findKey(parseApiKeys(KEY_A), KEY_A)!);
-  const hash = jobIdFor(toJobData(body, config), owner);
+  const hash = jobIdFor(toJobData(body, config, { model: config.MODEL_NAME, maxLength: config.MAX_SEQ_LENGTH }), owner);
   const queue = new Queue(QUEUE_NAME, { connection: { url: REDIS_URL }, prefix: `{${PREFIX}}` });
   try {
     assert.ok(await queue.getJob(hash), 'the shared job exists under its content-hash id');

@@ -3,6 +3,7 @@
  * the engine run in-process, the registry report, and what each way of stopping it leaves behind.
  */
 import assert from 'node:assert/strict';
+import { basename } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -46,7 +47,8 @@ async function startWorker(env: Record<string, string> = {}): Promise<ServicePro
   return worker;
 }
 
-const data = (documents: string[], raw = false): RerankJobData => ({ query: 'what do foxes eat', documents, raw, model: 'tiny', maxLength: 64 });
+/** Jobs for this worker's model: MODEL_NAME defaults to the model directory's name. */
+const data = (documents: string[], raw = false): RerankJobData => ({ query: 'what do foxes eat', documents, raw, model: basename(modelDir), maxLength: 64 });
 
 async function readReport(workerId: string): Promise<WorkerReport | undefined> {
   const value = await redis.get(`${PREFIX}:workers:${workerId}`);

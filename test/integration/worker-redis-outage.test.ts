@@ -23,6 +23,8 @@ test('the worker survives Redis going away and coming back', async () => {
       REDIS_URL: redis.url,
       QUEUE_PREFIX: 'outage',
       MODEL_DIR: await ensureTestModel('tiny'),
+      // The name its jobs below carry: a worker refuses jobs for another model.
+      MODEL_NAME: 'tiny',
       INTRA_OP_THREADS: '1',
       WORKER_HEARTBEAT_MS: '100',
     },

@@ -61,6 +61,7 @@ function snapshot(workers: ListedWorker[]): Metrics {
     api: { pending_waits: 2, uptime_seconds: 5 },
     redis: 'ok',
     queue: { waiting: 3, active: 1, completed: 7, failed: 0, delayed: 0 },
+    queues: { tiny: { waiting: 3, active: 1, completed: 7, failed: 0, delayed: 0 } },
     workers,
   };
 }
@@ -89,8 +90,8 @@ test('the exposition text parses, with the API, queue and per-worker families', 
 
   assert.equal(type('rerank_queue_jobs'), 'GAUGE');
   assert.deepEqual(
-    exposition.samples('rerank_queue_jobs').map((s) => [s.labels.state, s.value]),
-    [['waiting', 3], ['active', 1], ['completed', 7], ['failed', 0], ['delayed', 0]],
+    exposition.samples('rerank_queue_jobs').map((s) => [s.labels.model, s.labels.state, s.value]),
+    [['tiny', 'waiting', 3], ['tiny', 'active', 1], ['tiny', 'completed', 7], ['tiny', 'failed', 0], ['tiny', 'delayed', 0]],
   );
   assert.equal(exposition.samples('rerank_redis_up')[0]?.value, 1);
   assert.equal(exposition.samples('rerank_api_pending_waits')[0]?.value, 2);
@@ -130,7 +131,7 @@ test('the exposition text parses, with the API, queue and per-worker families', 
 });
 
 test('without Redis: no queue series, rerank_redis_up 0, still parseable', async () => {
-  const text = await new PrometheusMetrics().render({ ...snapshot([]), redis: 'unavailable', queue: null });
+  const text = await new PrometheusMetrics().render({ ...snapshot([]), redis: 'unavailable', queue: null, queues: null });
   const exposition = parseExposition(text);
   assert.equal(exposition.samples('rerank_redis_up')[0]?.value, 0);
   assert.equal(exposition.family('rerank_queue_jobs')?.type, 'GAUGE');

@@ -9,7 +9,7 @@ import { fromTei, teiErrorBody, teiInfo, toTeiResponse } from '../../api/compat/
 import { loadConfig } from '../../shared/config.ts';
 import { ServiceError } from '../../shared/errors.ts';
 
-const ranked = { ranking: { rankings: [{ index: 1, score: 0.9 }, { index: 0, score: 0.2 }], top_k_applied: false }, tokens: 42 };
+const ranked = { ranking: { rankings: [{ index: 1, score: 0.9 }, { index: 0, score: 0.2 }], top_k_applied: false }, tokens: 42, model: 'm' };
 
 test('Cohere v1: strings and {text} as they are, rank_fields as "field: value" lines, null as absent', () => {
   const request = fromCohereV1({
@@ -28,17 +28,18 @@ test('Cohere v1: strings and {text} as they are, rank_fields as "field: value" l
     assert.deepEqual(error.details, { index: 1 });
     return true;
   });
-  assert.deepEqual(fromCohereV2({ model: 'm', query: 'q', documents: ['a'], top_n: 2 }), { query: 'q', documents: ['a'], top_k: 2 });
+  assert.deepEqual(fromCohereV2({ model: 'm', query: 'q', documents: ['a'], top_n: 2 }), { query: 'q', documents: ['a'], top_k: 2, model: 'm' });
+  assert.equal(fromCohereV1({ model: 'm', query: 'q', documents: ['a'] }).model, 'm');
 });
 
 test('Cohere response: results in ranking order, documents echoed only when asked, search units per 100 documents', () => {
-  const plain = toCohereResponse(ranked, { version: '2', model: 'm', documentCount: 250 });
+  const plain = toCohereResponse(ranked, { version: '2', documentCount: 250 });
   assert.deepEqual(plain.results, [{ index: 1, relevance_score: 0.9 }, { index: 0, relevance_score: 0.2 }]);
   assert.deepEqual(plain.meta, { api_version: { version: '2' }, billed_units: { search_units: 3 } });
   assert.deepEqual(plain.usage, { total_tokens: 42 });
   assert.equal(plain.model, 'm');
   assert.match(plain.id, /^[0-9a-f-]{36}$/);
-  const echoed = toCohereResponse(ranked, { version: '1', model: 'm', documentCount: 2, echo: ['a', { text: 'b', id: '7' }] });
+  const echoed = toCohereResponse(ranked, { version: '1', documentCount: 2, echo: ['a', { text: 'b', id: '7' }] });
   assert.deepEqual(echoed.results.map((result) => result.document), [{ text: 'b', id: '7' }, { text: 'a' }]);
   assert.equal(echoed.meta.billed_units.search_units, 1);
 });

@@ -10,6 +10,7 @@ import type { Config } from '../../../shared/config.ts';
 import { ServiceError } from '../../../shared/errors.ts';
 import { createBulkRecord, endBulkJob, readBulkRecord } from '../../../shared/bulk/store.ts';
 import type { BulkChunkData } from '../../../shared/queue.ts';
+import { defaultModelOf } from '../../../shared/served-models.ts';
 import type { BulkAccepted, BulkBody } from '../../../shared/schemas/bulk.ts';
 import { checkCallbackUrl } from '../callback-url.ts';
 import { planBulk, type BulkPlan } from './plan.ts';
@@ -83,7 +84,7 @@ async function claimKey(deps: BulkDeps, redisKey: string, id: string, contentHas
 }
 
 async function addChunks(deps: BulkDeps, id: string, plan: BulkPlan): Promise<void> {
-  const base = { bulkId: id, raw: plan.raw, model: deps.config.MODEL_NAME, maxLength: deps.config.MAX_SEQ_LENGTH };
+  const base = { bulkId: id, raw: plan.raw, model: defaultModelOf(deps.config), maxLength: deps.config.MAX_SEQ_LENGTH };
   // A stored chunk's scores are in the job's scores key: the chunk job itself is of no further use.
   const opts = { removeOnComplete: true };
   for (let start = 0; start < plan.chunks.length; start += CHUNKS_PER_ADD) {
