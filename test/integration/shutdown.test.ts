@@ -34,7 +34,7 @@ after(async () => {
 function start(entry: string, env: Record<string, string> = {}): ServiceProcess {
   const service = spawnService({
     entry,
-    env: { REDIS_URL, QUEUE_PREFIX, MODEL_DIR: modelDir, INTRA_OP_THREADS: '1', PORT: '0', ...env },
+    env: { REDIS_URL, QUEUE_PREFIX, MODEL_DIR: modelDir, MODEL_NAME: 'tiny', INTRA_OP_THREADS: '1', PORT: '0', ...env },
   });
   spawned.push(service);
   return service;

@@ -45,7 +45,7 @@ async function harness(name: string, env: Record<string, string>): Promise<Harne
   const startWorker = async () => {
     const worker = spawnService({
       entry: 'worker/main.ts',
-      env: { REDIS_URL, QUEUE_PREFIX: queuePrefix, MODEL_DIR: modelDir, INTRA_OP_THREADS: '1', ...env },
+      env: { REDIS_URL, QUEUE_PREFIX: queuePrefix, MODEL_DIR: modelDir, MODEL_NAME: 'tiny', INTRA_OP_THREADS: '1', ...env },
     });
     spawned.push(worker);
     await worker.waitForLine((line) => line.msg === 'worker ready', 60_000);

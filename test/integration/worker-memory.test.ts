@@ -50,6 +50,7 @@ test('a job that pushes RSS past the cap completes; the worker recycles (exit 75
         REDIS_URL,
         QUEUE_PREFIX,
         MODEL_DIR: modelDir,
+        MODEL_NAME: 'tiny',
         PORT: '0',
         INTRA_OP_THREADS: '1',
         TEST_HOOKS: 'true',
