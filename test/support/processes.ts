@@ -40,10 +40,17 @@ const baseEnv = (env: Record<string, string>) => ({
   ...env,
 });
 
+/**
+ * A bare worker has no supervisor to replace it when its memory watchdog recycles it (exit 75), and it runs without
+ * npm's heap flags, so a few large jobs can take it past 85% of the default cap and leave the queue with no worker.
+ * Tests of other things get a cap out of the way; worker-memory.test.ts sets its own to test the recycle.
+ */
+const BARE_WORKER_RSS_CAP_MB = '4096';
+
 export function spawnService(options: SpawnOptions): ServiceProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', resolve(REPO_ROOT, options.entry), ...(options.args ?? [])], {
     cwd: REPO_ROOT,
-    env: baseEnv(options.env),
+    env: baseEnv({ WORKER_MAX_RSS_MB: BARE_WORKER_RSS_CAP_MB, ...options.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return track(child, options.entry);
