@@ -67,7 +67,8 @@ async function runProfile(profile: string, modelDir: string): Promise<ProfileRes
   const fileEnv = parseEnv(readFileSync(profile, 'utf8'));
   const config = loadConfig(fileEnv);
   const prefix = `bench-mem-${randomUUID().slice(0, 8)}`;
-  const env: Record<string, string> = { REDIS_URL, QUEUE_PREFIX: prefix, MODEL_DIR: modelDir, LOG_LEVEL: 'warn' };
+  // The worker serves the model its jobs name (it refuses another model's jobs: WRONG_MODEL).
+  const env: Record<string, string> = { REDIS_URL, QUEUE_PREFIX: prefix, MODEL_DIR: modelDir, MODEL_NAME: 'bench', LOG_LEVEL: 'warn' };
   for (const key of WORKER_SETTINGS) if (fileEnv[key] !== undefined) env[key] = fileEnv[key]!;
   // As npm start runs the worker (V8 heap limit, two malloc arenas), unless the environment says otherwise.
   env.NODE_OPTIONS = process.env.NODE_OPTIONS ?? WORKER_NODE_ARGS.join(' ');
