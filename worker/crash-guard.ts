@@ -12,7 +12,6 @@
  * replaced by a new request).
  */
 import type { RedisClient } from '../shared/queue.ts';
-import { QUEUE_NAME } from '../shared/queue.ts';
 
 const SOLO_MARKER = 'rqSoloRun';
 const CRASHES = 'rqCrashes';
@@ -43,6 +42,8 @@ export interface CrashGuardOptions {
   redis: RedisClient;
   /** The BullMQ key prefix, `{QUEUE_PREFIX}`. */
   prefix: string;
+  /** The queue the guarded jobs are in (each served model has its own: rerankQueueName). */
+  queueName: string;
   workerId: string;
   limit: number;
 }
@@ -65,6 +66,6 @@ export class CrashGuard {
   }
 
   private jobKey(jobId: string): string {
-    return `${this.options.prefix}:${QUEUE_NAME}:${jobId}`;
+    return `${this.options.prefix}:${this.options.queueName}:${jobId}`;
   }
 }

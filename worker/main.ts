@@ -104,15 +104,16 @@ async function main(): Promise<number> {
     onExclusiveWanted: () => intake.hold('solo'),
     onExclusiveDone: () => intake.release('solo'),
   });
+  const queueName = rerankQueueName(config, config.MODEL_NAME);
   const runJob = createJobRunner({
     // Failures leave as `CODE: message` without stack or paths (the dashboard shows them).
     score: withPublicFailures(config.TEST_HOOKS ? withTestHooks(scoreJob) : scoreJob),
     activeJobs,
     lane,
-    guard: new CrashGuard({ redis: connection, prefix, workerId, limit: config.WORKER_CRASH_LIMIT }),
+    guard: new CrashGuard({ redis: connection, prefix, queueName, workerId, limit: config.WORKER_CRASH_LIMIT }),
     logger,
   });
-  const worker: Worker<RerankJobData, RerankJobResult> = new Worker(rerankQueueName(config, config.MODEL_NAME), async (job, token) => {
+  const worker: Worker<RerankJobData, RerankJobResult> = new Worker(queueName, async (job, token) => {
     try {
       return await runJob(job, token);
     } finally {

@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { jobStatus } from '../../api/services/jobs.ts';
 import { QUEUE_NAME, RERANK_JOB, type RerankJobData, type RerankJobResult } from '../../shared/queue.ts';
+import { rerankQueueName } from '../../shared/served-models.ts';
 import { ensureTestModel } from '../support/models.ts';
 import { pollUntil } from '../support/poll.ts';
 import { deleteKeysWithPrefix } from '../support/private-redis.ts';
@@ -36,11 +37,11 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function harness(name: string, env: Record<string, string>): Promise<Harness> {
+async function harness(name: string, env: Record<string, string>, queueName = QUEUE_NAME): Promise<Harness> {
   const queuePrefix = `${BASE_PREFIX}-${name}`;
   const prefix = `{${queuePrefix}}`;
-  const queue = new Queue<RerankJobData, RerankJobResult>(QUEUE_NAME, { connection, prefix });
-  const events = new QueueEvents(QUEUE_NAME, { connection, prefix });
+  const queue = new Queue<RerankJobData, RerankJobResult>(queueName, { connection, prefix });
+  const events = new QueueEvents(queueName, { connection, prefix });
   await events.waitUntilReady();
   const startWorker = async () => {
     const worker = spawnService({
@@ -84,12 +85,16 @@ async function finalState(queue: Harness['queue'], id: string, timeoutMs: number
 }
 
 test('a job that kills its worker fails WORKER_CRASHED; the jobs active beside it complete', async (t) => {
-  const h = await harness('poison', {
+  // On a model other than the default, whose jobs live in a queue of their own (rerank@tiny): crashes are charged
+  // in whichever queue the worker serves.
+  const env = {
+    SERVED_MODELS: 'other,tiny',
     TEST_HOOKS: 'true',
     WORKER_LOCK_MS: '2000',
     WORKER_STALLED_CHECK_MS: '1000',
     WORKER_CRASH_LIMIT: '1',
-  });
+  };
+  const h = await harness('poison', env, rerankQueueName({ SERVED_MODELS: env.SERVED_MODELS, MODEL_NAME: 'tiny' }, 'tiny'));
   let finished = false; // no replacements once the test is over (the after hook kills every worker)
   try {
     // One worker first, so that the poison and the innocents are active in the same process when it dies.
