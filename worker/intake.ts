@@ -1,6 +1,7 @@
 /**
- * Whether this worker fetches new jobs. Several reasons may hold it (memory above the soft mark, a suspect job
- * running alone); it fetches again only when none is left. Pausing never waits for the active jobs: they go on.
+ * Whether this worker process fetches new jobs, /rerank jobs and bulk chunks alike. Several reasons may hold it
+ * (memory above the soft mark, a suspect job running alone); it fetches again only when none is left. Pausing
+ * never waits for the active jobs: they go on.
  */
 import type { Logger } from '../shared/logger.ts';
 
@@ -17,7 +18,7 @@ export class Intake {
   private stopped = false;
 
   constructor(
-    private readonly worker: PausableWorker,
+    private readonly workers: readonly PausableWorker[],
     private readonly logger: Logger,
   ) {}
 
@@ -30,13 +31,13 @@ export class Intake {
     const wasHeld = this.held;
     this.holds.add(reason);
     this.logger.info({ reason, ...fields }, 'intake paused: no new jobs for now');
-    if (!wasHeld && !this.stopped) void this.worker.pause(true);
+    if (!wasHeld && !this.stopped) for (const worker of this.workers) void worker.pause(true);
   }
 
   release(reason: IntakeHold, fields: Record<string, unknown> = {}): void {
     if (!this.holds.delete(reason)) return;
     this.logger.info({ reason, ...fields }, 'intake hold released');
-    if (!this.held && !this.stopped) void this.worker.resume();
+    if (!this.held && !this.stopped) for (const worker of this.workers) void worker.resume();
   }
 
   /** The worker is closing: never resume it again. */

@@ -34,7 +34,7 @@ import { MODEL_FIX_HINT } from './model-hint.ts';
 import { createProcessor } from './processor.ts';
 import { withPublicFailures } from './public-failure.ts';
 import { WorkerReporter } from './reporter.ts';
-import { closeInSteps } from './shutdown.ts';
+import { closeInSteps, settleAll } from './shutdown.ts';
 import { SoloLane } from './solo-lane.ts';
 import { WorkerStats } from './stats.ts';
 import { withTestHooks } from './test-hooks.ts';
@@ -127,7 +127,12 @@ async function main(): Promise<number> {
     stalledInterval: config.WORKER_STALLED_CHECK_MS,
     maxStalledCount: MAX_STALLED_COUNT,
   });
-  const intake = new Intake(worker, logger);
+  // Bulk jobs are scored by the default model (docs/operations.md): only its workers take their chunks.
+  const bulk =
+    config.MODEL_NAME === defaultModelOf(config)
+      ? new BulkWorker({ config, engine, workerId, redis: commands, logger })
+      : undefined;
+  const intake = new Intake(bulk ? [worker, bulk] : [worker], logger);
   const held = new HeldDocuments({
     worker,
     maxConcurrency: config.WORKER_CONCURRENCY,
@@ -135,11 +140,6 @@ async function main(): Promise<number> {
   });
   worker.on('active', (job) => held.add(job));
   if (config.TEST_HOOKS) logger.warn('TEST_HOOKS is on: job queries can crash this worker on purpose (tests only)');
-  // Bulk jobs are scored by the default model (docs/operations.md): only its workers take their chunks.
-  const bulk =
-    config.MODEL_NAME === defaultModelOf(config)
-      ? new BulkWorker({ config, engine, workerId, redis: commands, logger })
-      : undefined;
   worker.on('error', throttledErrorLog(logger, 'worker error'));
   stripWhenFinished(worker, logger, { onComplete: true });
   worker.on('failed', (job, error) => {
@@ -171,19 +171,22 @@ async function main(): Promise<number> {
     [
       // Waits for the active jobs: they complete and their results are stored before anything else goes away. With
       // Redis unreachable and no job running there is nothing to wait for, and a plain close() would hang.
+      // Bulk chunks stop being fetched at the same moment as /rerank jobs; the active ones (a second or so each) finish.
       {
-        name: 'worker',
+        name: 'workers',
         run: () =>
-          drainWorker({
-            worker,
-            activeJobs,
-            graceMs: config.SHUTDOWN_GRACE_MS,
-            logger,
-            force: connection.status !== 'ready' && activeJobs.size === 0,
-          }),
+          settleAll([
+            drainWorker({
+              worker,
+              activeJobs,
+              graceMs: config.SHUTDOWN_GRACE_MS,
+              logger,
+              force: connection.status !== 'ready' && activeJobs.size === 0,
+            }),
+            bulk?.close(),
+          ]),
       },
       { name: 'webhooks', run: () => webhooks.close() },
-      { name: 'bulk worker', run: async () => bulk?.close() },
       { name: 'reporter', run: () => reporter.close() },
       { name: 'engine', run: () => engine.close() },
       { name: 'redis', run: () => connection.disconnect() },

@@ -29,3 +29,9 @@ export function closeInSteps(steps: readonly CloseStep[], logger: Logger): () =>
     return closing;
   };
 }
+
+/** Waits for every one of `work` to settle (none is left running behind a failure), then throws the first failure. */
+export async function settleAll(work: ReadonlyArray<Promise<unknown> | undefined>): Promise<void> {
+  const failed = (await Promise.allSettled(work)).find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+}

@@ -5,6 +5,9 @@ import { parseFailure } from '../../shared/queue.ts';
 import { crashedMessage } from '../../worker/job-runner.ts';
 import { judgeMemory, type MemoryState } from '../../worker/memory-watchdog.ts';
 import { HeldDocuments } from '../../worker/held-documents.ts';
+import { Intake } from '../../worker/intake.ts';
+import { settleAll } from '../../worker/shutdown.ts';
+import pino from 'pino';
 import { SoloLane } from '../../worker/solo-lane.ts';
 
 function gate() {
@@ -95,4 +98,32 @@ test('held documents: past the text budget the worker fetches no more; it fetche
   held.add(job('huge', 500));
   assert.equal(worker.concurrency, 1, 'a job larger than the budget still runs, alone');
   assert.equal(held.chars, 500);
+});
+
+test('intake: a hold pauses every consumer of the process (/rerank and bulk) until the last reason is released', () => {
+  const calls: string[] = [];
+  const consumer = (name: string) => ({
+    pause: async () => void calls.push(`${name} pause`),
+    resume: () => void calls.push(`${name} resume`),
+  });
+  const intake = new Intake([consumer('rerank'), consumer('bulk')], pino({ level: 'silent' }));
+  intake.hold('memory');
+  intake.hold('solo');
+  assert.deepEqual(calls, ['rerank pause', 'bulk pause']);
+  intake.release('memory');
+  assert.equal(calls.length, 2, 'still held for the solo run');
+  intake.release('solo');
+  assert.deepEqual(calls.slice(2), ['rerank resume', 'bulk resume']);
+  intake.stop();
+  intake.hold('memory');
+  intake.release('memory');
+  assert.equal(calls.length, 4, 'a stopped intake never resumes');
+});
+
+test('settleAll waits for every piece of work, then throws the first failure', async () => {
+  let slowDone = false;
+  const slow = new Promise<void>((resolve) => setImmediate(() => resolve(void (slowDone = true))));
+  await assert.rejects(settleAll([Promise.reject(new Error('first')), slow, undefined]), /first/);
+  assert.ok(slowDone, 'the slow piece finished before the failure was thrown');
+  await settleAll([slow, undefined]);
 });

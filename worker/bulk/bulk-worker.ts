@@ -39,6 +39,13 @@ type BulkJob = Job<BulkChunkData | BulkMergeData>;
 
 const isChunk = (job: BulkJob): job is Job<BulkChunkData> => 'segments' in job.data;
 
+/**
+ * Chunks have no crash guard of their own (worker/crash-guard.ts charges /rerank jobs): a chunk active beside a few
+ * crashes caused by other jobs still completes, and one that kills its worker every time fails its bulk job after
+ * this many stalls, instead of BullMQ's 1 (an innocent chunk failed at the second crash) or the /rerank worker's 100.
+ */
+const BULK_MAX_STALLED_COUNT = 3;
+
 export class BulkWorker {
   private worker: Worker | undefined;
   /** The Worker's own connection: BullMQ leaves a connection it was given open, so close() ends it. */
@@ -71,6 +78,10 @@ export class BulkWorker {
       connection: this.connection,
       prefix: this.prefix,
       concurrency: config.BULK_WORKER_CONCURRENCY,
+      // A killed worker's chunks come back as fast as its /rerank jobs (docs/operations.md).
+      lockDuration: config.WORKER_LOCK_MS,
+      stalledInterval: config.WORKER_STALLED_CHECK_MS,
+      maxStalledCount: BULK_MAX_STALLED_COUNT,
     });
     this.worker = worker;
     worker.on('error', (error) => logger.debug({ err: error }, 'bulk worker error'));
@@ -111,6 +122,15 @@ export class BulkWorker {
     } catch (failure) {
       this.options.logger.warn({ err: failure, jobId: job.id }, 'could not mark the bulk job failed');
     }
+  }
+
+  /** Takes no more chunks (the process's intake is held); active ones go on. A no-op before start(). */
+  async pause(doNotWaitActive?: boolean): Promise<void> {
+    await this.worker?.pause(doNotWaitActive);
+  }
+
+  resume(): void {
+    this.worker?.resume();
   }
 
   /** Lets active chunks finish (like the /rerank worker), then ends every connection; each step runs. */
