@@ -32,7 +32,7 @@ export function toServiceError(error: unknown, limits: RequestLimits = {}): Serv
 }
 
 /** Like TOO_MANY_DOCUMENTS, a 413 says the limit (bytes) so that a client can split its request. */
-function payloadTooLarge(limit: number | undefined): ServiceError {
+export function payloadTooLarge(limit: number | undefined): ServiceError {
   if (limit === undefined) return new ServiceError('PAYLOAD_TOO_LARGE');
   return new ServiceError('PAYLOAD_TOO_LARGE', `The request body is larger than the limit of ${limit} bytes.`, { limit });
 }

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../shared/config.ts';
 import { ServiceError } from '../../shared/errors.ts';
+import { payloadTooLarge } from '../errors.ts';
 import { BodyBudget } from '../guards/body-budget.ts';
 import { JsonDepthScanner } from '../guards/json-depth.ts';
 
@@ -73,8 +74,9 @@ export const bodyGuardPlugin = fp(
       if (encoding && encoding !== 'identity') throw new ServiceError('UNSUPPORTED_CONTENT_ENCODING');
       const declared = Number(request.headers['content-length'] ?? 0);
       if (!Number.isSafeInteger(declared) || declared <= 0) return;
-      // Larger than the route's body limit: Fastify refuses it with 413 without reading; reserve nothing for it.
-      if (declared > bodyLimit(request)) return;
+      // Larger than the route's body limit: refused before it is read, whatever parser the route uses (Fastify checks
+      // Content-Length itself only for its string and buffer parsers, not for a stream one like NDJSON's).
+      if (declared > bodyLimit(request)) throw payloadTooLarge(bodyLimit(request));
       if (!budget.tryReserve(declared)) throw new ServiceError('SERVER_BUSY', undefined, { limit: budget.limit });
       holdUntilResponseEnds(budget, reply)(declared);
     });

@@ -23,6 +23,7 @@ before(async () => {
     QUEUE_PREFIX: PREFIX,
     LOG_LEVEL: 'silent',
     MAX_BODY_BYTES: '4096',
+    MAX_BULK_BODY_BYTES: '8192',
     MAX_INFLIGHT_BODY_BYTES: '6000',
     REQUEST_TIMEOUT_MS: '500',
   });
@@ -38,6 +39,32 @@ after(async () => {
 
 const JSON_TYPE = 'Content-Type: application/json';
 const codeOf = (body: string) => (JSON.parse(body) as { error: { code: string } }).error.code;
+
+test('a declared body over the route limit is a 413 with details.limit before it is read, NDJSON bulk bodies too', async () => {
+  const cases: [string, string, number][] = [
+    ['/rerank', JSON_TYPE, 4096],
+    ['/jobs', JSON_TYPE, 8192],
+    ['/jobs', 'Content-Type: application/x-ndjson', 8192],
+  ];
+  for (const [path, type, limit] of cases) {
+    // Headers only: the answer must come without the body being sent.
+    const response = await rawRequest(port, `POST ${path} HTTP/1.1\r\nHost: x\r\n${type}\r\nContent-Length: ${limit + 1}\r\n\r\n`);
+    assert.equal(response.status, 413, `${path} ${type}: ${response.body}`);
+    const { error } = JSON.parse(response.body) as { error: { code: string; details: unknown } };
+    assert.equal(error.code, 'PAYLOAD_TOO_LARGE');
+    assert.deepEqual(error.details, { limit });
+  }
+  // Chunked (no Content-Length): refused once the bytes read pass the limit, with the same details.
+  const lines = [JSON.stringify({ query: 'q' }), ...Array.from({ length: 1_000 }, (_, i) => JSON.stringify(`document ${i}`))];
+  const chunked = await fetch(`http://127.0.0.1:${port}/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson' },
+    body: new Blob([`${lines.join('\n')}\n`]).stream(),
+    duplex: 'half',
+  } as RequestInit);
+  assert.equal(chunked.status, 413);
+  assert.deepEqual(((await chunked.json()) as { error: { details: unknown } }).error.details, { limit: 8192 });
+});
 
 test('bodies beyond MAX_INFLIGHT_BODY_BYTES get 503 SERVER_BUSY before they are read; the budget comes back', async () => {
   // Holds 4,000 bytes: headers and a first piece sent, the rest withheld.

@@ -7,6 +7,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { ServiceError } from '../../../shared/errors.ts';
+import { payloadTooLarge } from '../../errors.ts';
 import type { BulkQueryBody } from '../../../shared/schemas/bulk.ts';
 
 export interface NdjsonLimits {
@@ -63,7 +64,7 @@ export async function readNdjsonBody(stream: Readable, limits: NdjsonLimits): Pr
   let bytes = 0;
   stream.on('data', (chunk: Buffer) => {
     bytes += chunk.length;
-    if (bytes > limits.maxBytes) stream.destroy(new ServiceError('PAYLOAD_TOO_LARGE'));
+    if (bytes > limits.maxBytes) stream.destroy(payloadTooLarge(limits.maxBytes));
   });
   let header: Omit<BulkQueryBody, 'documents'> | undefined;
   const documents: string[] = [];
