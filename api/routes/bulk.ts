@@ -87,15 +87,16 @@ export async function bulkRoutes(app: FastifyInstance, { config }: { config: Con
       };
       if (isBulkJobId(id)) return bulkResultPage(deps, await findBulkRecord(deps, id, owner), page);
       // A /rerank 202's job, by its token: the ranking paged the same way.
-      const { jobId } = await resolveJobToken(jobs, id, owner);
+      const { jobId, topK } = await resolveJobToken(jobs, id, owner);
       const found = await jobs.withRedis(() => findJob(jobs, jobId));
       if (!found) throw new ServiceError('JOB_NOT_FOUND');
       if (found.state !== 'completed') throw new ServiceError('RESULT_NOT_READY');
       const scores = await completedScores(jobs, jobId);
       if (!scores) throw new ServiceError('JOB_NOT_FOUND');
-      const { rankings } = rankScores(scores);
+      // The request's own top_k, as GET /jobs/:id applies it (requests differing only in top_k share one job).
+      const { rankings, top_k_applied } = rankScores(scores, topK);
       const { end, ...bounds } = pageBounds('query', rankings.length, page);
-      return { job_id: id, ...bounds, total: rankings.length, rankings: rankings.slice(bounds.offset, end), top_k_applied: false };
+      return { job_id: id, ...bounds, total: rankings.length, rankings: rankings.slice(bounds.offset, end), top_k_applied };
     },
   );
 
@@ -109,7 +110,7 @@ export async function bulkRoutes(app: FastifyInstance, { config }: { config: Con
       const { id } = request.params;
       const owner = ownerOf(request);
       if (!isBulkJobId(id)) {
-        const { jobId } = await resolveJobToken(jobs, id, owner);
+        const { jobId, topK } = await resolveJobToken(jobs, id, owner);
         const found = await jobs.withRedis(() => findJob(jobs, jobId));
         throw new ServiceError(found ? 'JOB_NOT_CANCELLABLE' : 'JOB_NOT_FOUND');
       }

@@ -292,6 +292,21 @@ test('bad bulk input: the same clear 4xx as /rerank; a bad request in form 2 nam
   assert.equal(page.body.rankings.length, 1);
 });
 
+test("GET /jobs/:id/result of a /rerank 202 pages its ranking cut to the request's own top_k, as GET /jobs/:id", async () => {
+  const body = { query: 'top k paging', documents: ['red fox', 'blue whale', 'grey wolf', 'brown bear', 'snow owl'], top_k: 2 };
+  const accepted = await call('/rerank', { body, headers: { prefer: 'respond-async' } });
+  assert.equal(accepted.status, 202);
+  const status = await pollUntil('the /rerank job completed', async () => {
+    const reply = await call(accepted.body.status_url);
+    return reply.body.status === 'completed' ? reply : undefined;
+  });
+  const page = await call(`/jobs/${accepted.body.job_id}/result`);
+  assert.equal(page.status, 200);
+  assert.equal(page.body.total, 2);
+  assert.equal(page.body.top_k_applied, true);
+  assert.deepEqual(page.body.rankings, status.body.result.rankings);
+});
+
 test('interactive first: a /rerank completes while a large bulk job is still running', async () => {
   const accepted = await call('/jobs', { body: { query: 'harbor violin', documents: docs(50_000, 5) } });
   const id = accepted.body.job_id;
