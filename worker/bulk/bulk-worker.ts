@@ -7,6 +7,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { RedisClient } from '../../shared/queue.ts';
 import type { Config } from '../../shared/config.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { ERRORS, exposesMessage } from '../../shared/errors.ts';
 import { notifyBulkJobEnded } from '../../shared/bulk/notify.ts';
 import { cancelChannel, endBulkJob } from '../../shared/bulk/store.ts';
 import {
@@ -25,6 +26,7 @@ import { CancelWatch } from './cancel-watch.ts';
 import { processChunk } from './chunk-processor.ts';
 import { mergeBulkJob } from './merge.ts';
 import { stripWhenFinished } from '../finished-jobs.ts';
+import { withPublicFailures } from '../public-failure.ts';
 
 export interface BulkWorkerOptions {
   config: Config;
@@ -74,7 +76,9 @@ export class BulkWorker {
     const { config, logger } = this.options;
     this.watch = await CancelWatch.start(createRedisConnection(config, 'blocking'), this.prefix);
     this.connection = createRedisConnection(config, 'blocking');
-    const worker = new Worker<BulkChunkData | BulkMergeData>(BULK_QUEUE_NAME, (job) => this.process(job), {
+    // Failures leave as `CODE: message` without stack or paths, as /rerank jobs' do (the dashboard shows them).
+    const process = withPublicFailures((job: BulkJob) => this.process(job));
+    const worker = new Worker<BulkChunkData | BulkMergeData>(BULK_QUEUE_NAME, process, {
       connection: this.connection,
       prefix: this.prefix,
       concurrency: config.BULK_WORKER_CONCURRENCY,
@@ -112,9 +116,11 @@ export class BulkWorker {
       if ((await job.getState()) !== 'failed') return; // it will be retried
       const { redis, config, logger } = this.options;
       const { code, message } = parseFailure(error.message);
+      // What GET /jobs/:id shows: a 5xx keeps the catalogue's message, as /rerank failures do (api failureOf).
+      const shown = { code, message: exposesMessage(code) ? message : ERRORS[code].message };
       const bulkId = job.data.bulkId;
       const ttlSeconds = config.RETAIN_FAILED_SECONDS;
-      if (await endBulkJob(redis, this.prefix, { id: bulkId, status: 'failed', error: { code, message }, ttlSeconds })) {
+      if (await endBulkJob(redis, this.prefix, { id: bulkId, status: 'failed', error: shown, ttlSeconds })) {
         await redis.publish(cancelChannel(this.prefix), bulkId);
         logger.warn({ bulkId, jobId: job.id, code }, 'bulk job failed');
         await notifyBulkJobEnded(this.webhooks, bulkId);
