@@ -23,6 +23,7 @@ import {
   type Stage,
 } from '../support/dockerfile.ts';
 import { REPO_ROOT } from '../support/processes.ts';
+import { WORKER_NODE_ARGS } from '../../scripts/lib/service.ts';
 
 const DOCKERFILES = ['Dockerfile.api', 'Dockerfile.worker'] as const;
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
@@ -126,6 +127,15 @@ test('the worker image bakes in the model named by a build argument and points M
   assert.ok(instructions(last, 'ENV').some(({ args: env }) => env === 'MODEL_DIR=$MODEL_DIR'));
   const production = readFileSync(join(REPO_ROOT, '.env.production'), 'utf8').match(/^MODEL_DIR=(.*)$/m)?.[1];
   assert.ok(instructions(model, 'ARG').some(({ args: arg }) => arg === `MODEL_DIR=${production}`), 'default = .env.production');
+});
+
+test('the worker runs with the same heap flags and malloc arenas in the image, under npm start and start:worker', () => {
+  const last = finalStage(load('Dockerfile.worker'));
+  const command = execForm(instructions(last, 'CMD').at(-1)?.args ?? '') ?? [];
+  assert.deepEqual(command.slice(1, 1 + WORKER_NODE_ARGS.length), [...WORKER_NODE_ARGS], `CMD ${command.join(' ')}`);
+  assert.ok(instructions(last, 'ENV').some(({ args }) => args === 'MALLOC_ARENA_MAX=2'), 'ENV MALLOC_ARENA_MAX=2');
+  for (const flag of WORKER_NODE_ARGS) assert.ok(pkg.scripts['start:worker']!.includes(flag), `start:worker has ${flag}`);
+  assert.match(pkg.scripts['start:worker']!, /MALLOC_ARENA_MAX=\$\{MALLOC_ARENA_MAX:-2\}/);
 });
 
 test("the API image's HEALTHCHECK command succeeds on a 200 from /health and fails otherwise", async () => {
