@@ -17,7 +17,7 @@ import { listWorkerReports, reportTtlMs } from '../shared/worker-registry.ts';
 const USAGE = `Usage: npm run queue:clean -- --prefix P [--force]
   --prefix P   the QUEUE_PREFIX whose keys ({P}:*) to remove
   --force      remove them even while workers of that prefix are live
-Redis: REDIS_URL from the environment or .env (default redis://127.0.0.1:6379).`;
+Redis: REDIS_URL from the environment or .env (default redis://127.0.0.1:6379); one node, not REDIS_CLUSTER_NODES.`;
 
 interface CleanArgs {
   config: Config;
@@ -34,7 +34,12 @@ function parseCleanArgs(argv: string[]): CleanArgs | string {
       allowPositionals: false,
     });
     if (!values.prefix) return '--prefix is required';
-    return { config: loadConfig({ ...readEnv(), QUEUE_PREFIX: values.prefix }), force: values.force ?? false };
+    const config = loadConfig({ ...readEnv(), QUEUE_PREFIX: values.prefix });
+    // Never clean 127.0.0.1 believing it is the cluster: the prefix's keys live on the master of its one slot.
+    if (config.REDIS_CLUSTER_NODES !== undefined) {
+      return 'REDIS_CLUSTER_NODES is set: point REDIS_URL (instead) at the master that serves the prefix\'s slot (redis-cli CLUSTER KEYSLOT "{P}")';
+    }
+    return { config, force: values.force ?? false };
   } catch (error) {
     if (error instanceof ConfigError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
       return (error as Error).message;

@@ -33,9 +33,9 @@ interface Run {
   stderr: string;
 }
 
-function run(command: string, args: string[]): Promise<Run> {
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL }): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: REPO_ROOT, env: { ...process.env, REDIS_URL }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -116,4 +116,15 @@ test('npm run queue:clean without live workers cleans at once; a bad or missing 
     assert.equal(refused.code, 2, `${args.join(' ')}: ${refused.stderr}`);
     assert.match(refused.stderr, /Usage: npm run queue:clean/);
   }
+});
+
+test('queue:clean with REDIS_CLUSTER_NODES refuses (exit 2) instead of cleaning the default local Redis', async () => {
+  await leaveKeys(NEIGHBOUR);
+  const count = (await keysOf(NEIGHBOUR)).length;
+  const { REDIS_URL: _unset, ...env } = process.env;
+  const cluster = { ...env, REDIS_CLUSTER_NODES: '127.0.0.1:7101,127.0.0.1:7102' };
+  const refused = await run(process.execPath, ['--import', 'tsx', 'scripts/queue-clean.ts', '--prefix', NEIGHBOUR], cluster);
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /REDIS_CLUSTER_NODES is set/);
+  assert.equal((await keysOf(NEIGHBOUR)).length, count, 'nothing was removed');
 });
