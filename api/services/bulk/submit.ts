@@ -8,7 +8,7 @@ import type { Queue } from 'bullmq';
 import type { RedisClient } from '../../../shared/queue.ts';
 import type { Config } from '../../../shared/config.ts';
 import { ServiceError } from '../../../shared/errors.ts';
-import { createBulkRecord, endBulkJob, readBulkRecord } from '../../../shared/bulk/store.ts';
+import { createBulkRecord, deleteBulkJob, endBulkJob, readBulkRecord } from '../../../shared/bulk/store.ts';
 import type { BulkChunkData } from '../../../shared/queue.ts';
 import { defaultModelOf } from '../../../shared/served-models.ts';
 import type { BulkAccepted, BulkBody } from '../../../shared/schemas/bulk.ts';
@@ -51,11 +51,13 @@ export async function submitBulk(
   const plan = planBulk({ ...body, callback_url: callbackUrl }, deps.config.BULK_CHUNK_DOCUMENTS);
   const id = newBulkId();
   return deps.withRedis(async () => {
-    if (key !== undefined) {
-      const existing = await claimKey(deps, idempotencyKey(deps.prefix, owner, key), id, plan.contentHash);
-      if (existing) return existing;
-    }
+    // The record first, then the key: a concurrent request with the same key that loses the claim always finds the
+    // winner's record (it would otherwise read the key's job as deleted, take the key over and make a second job).
     await createBulkRecord(deps.redis, deps.prefix, { id, ...plan, chunks: plan.chunks.length, owner });
+    if (key !== undefined) {
+      const earlier = await claimOrDiscard(deps, idempotencyKey(deps.prefix, owner, key), id, plan.contentHash);
+      if (earlier) return earlier;
+    }
     try {
       await addChunks(deps, id, plan);
     } catch (error) {
@@ -67,6 +69,18 @@ export async function submitBulk(
     }
     return { job_id: id, status: 'queued', status_url: bulkStatusUrl(id) };
   });
+}
+
+/** claimKey for a job whose record exists: when the key names another job, or another body (409), the record goes. */
+async function claimOrDiscard(deps: BulkDeps, redisKey: string, id: string, contentHash: string): Promise<BulkAccepted | undefined> {
+  try {
+    const earlier = await claimKey(deps, redisKey, id, contentHash);
+    if (earlier) await deleteBulkJob(deps.redis, deps.prefix, id);
+    return earlier;
+  } catch (error) {
+    await deleteBulkJob(deps.redis, deps.prefix, id);
+    throw error;
+  }
 }
 
 /** Claims the key for this job; returns the earlier job made with it (same body), or throws (another body). */
