@@ -1,8 +1,9 @@
 /**
  * npm run queue:clean -- --prefix P [--force]
  *
- * Removes every Redis key of the queue prefix P (`{P}:*`): jobs, results, the events stream, queue metadata and
- * the worker registry. Meant for a service that is stopped: while a worker of that prefix is live (its report has
+ * Removes every Redis key of the queue prefix P (`{P}:*`): every queue's jobs, events and metadata (/rerank per
+ * model, bulk chunks, webhooks), results, status tokens, bulk records, Idempotency-Keys, rate-limit counters and
+ * the worker registry (docs/operations.md "What stays in Redis after a stop"). Meant for a service that is stopped: while a worker of that prefix is live (its report has
  * not expired) it refuses, unless --force. Redis comes from REDIS_URL (environment or `.env`), as for the service.
  *
  * Exit codes: 0 removed (prints how many keys), 1 refused or Redis unreachable, 2 bad flags or settings.
