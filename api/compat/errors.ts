@@ -3,7 +3,7 @@
  * in each dialect's body. Each dialect gives one function from ServiceError to its body; this module does the rest.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ERRORS, type ServiceError } from '../../shared/errors.ts';
+import { ERRORS, exposesMessage, type ServiceError } from '../../shared/errors.ts';
 import { toServiceError } from '../errors.ts';
 
 /** Statuses a retry can cure; the Cohere SDK retries them and honours Retry-After. */
@@ -17,9 +17,9 @@ export interface DialectErrors {
   fieldAliases?: Record<string, string>;
 }
 
-/** The client-facing message: 5xx keep the catalogue message so internals never leak. */
-export function publicMessage(error: ServiceError): string {
-  return error.status >= 500 ? ERRORS[error.code].message : error.message;
+/** The client-facing message, as the native routes give it (errorBody): a 5xx keeps the catalogue's. */
+function publicMessage(error: ServiceError): string {
+  return exposesMessage(error.code) ? error.message : ERRORS[error.code].message;
 }
 
 export function dialectErrorHandler(dialect: DialectErrors) {

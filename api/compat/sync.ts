@@ -4,7 +4,7 @@
  * retry is an identical request and joins the same job.
  */
 import { ServiceError } from '../../shared/errors.ts';
-import type { RerankRequest, RerankResponse } from '../../shared/schemas/rerank.ts';
+import { documentText, type RerankRequest, type RerankResponse } from '../../shared/schemas/rerank.ts';
 import { rerank, type RerankDeps } from '../services/rerank.ts';
 import { depsForModel, type ServedModels } from '../services/served-models.ts';
 
@@ -38,7 +38,7 @@ const SPECIAL_TOKENS = 3;
 export function estimateTokens(request: Pick<RerankRequest, 'query' | 'documents'>, maxLength: number): number {
   let total = 0;
   for (const document of request.documents) {
-    const chars = request.query.length + (typeof document === 'string' ? document : document.text).length;
+    const chars = request.query.length + documentText(document).length;
     total += Math.min(maxLength, Math.ceil(chars / CHARS_PER_TOKEN) + SPECIAL_TOKENS);
   }
   return total;

@@ -10,7 +10,7 @@ import type { Config } from '../../shared/config.ts';
 import { ServiceError } from '../../shared/errors.ts';
 import type { RedisClient } from '../../shared/queue.ts';
 
-/** "rq-" and 128 random bits (JOB_TOKEN_PATTERN): not guessable, and unrelated to the request's content. */
+/** "rq-" and 128 random bits (JOB_ID_PATTERN): not guessable, and unrelated to the request's content. */
 export const newJobToken = () => `rq-${randomBytes(16).toString('hex')}`;
 
 export interface JobTokensDeps {

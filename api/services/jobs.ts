@@ -29,7 +29,8 @@ export function failureOf(failedReason: string | undefined): ServiceError {
   return new ServiceError(code, exposesMessage(code) ? message : ERRORS[code].message);
 }
 
-const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+/** A timestamp in ms as ISO 8601, as every job view shows times. */
+export const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 /** `scores`: a completed job's, from its result key. */
 export function jobStatus(

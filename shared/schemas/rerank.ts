@@ -90,8 +90,6 @@ export const JobAcceptedSchema = Type.Object({
   status_url: Type.String(),
 });
 
-export type JobAccepted = Static<typeof JobAcceptedSchema>;
-
 export const JobStatusSchema = Type.Object({
   job_id: Type.String(),
   status: Type.Union(JobStatusValues.map((value) => Type.Literal(value))),
@@ -108,7 +106,6 @@ export type JobStatus = Static<typeof JobStatusSchema>;
  * api/services/job-tokens.ts), "bj-" for bulk jobs (shared/schemas/bulk.ts). The internal content-hash ids of
  * /rerank jobs ("rr-" and a sha256, api/services/job-id.ts) are never handed out nor accepted.
  */
-export const JOB_TOKEN_PATTERN = '^rq-[0-9a-f]{32}$';
 export const JOB_ID_PATTERN = '^(rq-[0-9a-f]{32}|bj-[0-9a-f]{32})$';
 
 export const JobParamsSchema = Type.Object({ id: Type.String({ pattern: JOB_ID_PATTERN }) });

@@ -16,7 +16,6 @@ export const WebhookPayloadSchema = Type.Object({
 export type WebhookPayload = Static<typeof WebhookPayloadSchema>;
 
 export const WebhookStateValues = ['pending', 'delivered', 'failed'] as const;
-export type WebhookState = (typeof WebhookStateValues)[number];
 
 /** pending: queued or between retries; delivered: a 2xx answer; failed: attempts used up or not retryable. */
 export const WebhookOutcomeSchema = Type.Object({

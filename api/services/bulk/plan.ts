@@ -8,7 +8,7 @@ import type { BulkRequestMeta } from '../../../shared/bulk/store.ts';
 import { jobDisplayName } from '../../../shared/job-name.ts';
 import type { BulkSegment } from '../../../shared/queue.ts';
 import type { BulkBody, BulkRequestsBody } from '../../../shared/schemas/bulk.ts';
-import type { RerankRequest } from '../../../shared/schemas/rerank.ts';
+import { documentText } from '../../../shared/schemas/rerank.ts';
 
 export interface BulkPlan {
   form: 'query' | 'requests';
@@ -22,8 +22,6 @@ export interface BulkPlan {
   chunks: BulkSegment[][];
   contentHash: string;
 }
-
-const text = (document: RerankRequest['documents'][number]) => (typeof document === 'string' ? document : document.text);
 
 const isRequestsForm = (body: BulkBody): body is BulkRequestsBody => 'requests' in body;
 
@@ -74,7 +72,7 @@ export function planBulk(body: BulkBody, chunkSize: number): BulkPlan {
   };
   if (!isRequestsForm(body)) {
     hash.update(JSON.stringify(['query', raw]));
-    addRerank(body.query, body.documents.map(text), body.top_k);
+    addRerank(body.query, body.documents.map(documentText), body.top_k);
     const total = packer.offset;
     const name = jobDisplayName(body.query, total);
     const chunks = packer.finish();
@@ -83,7 +81,7 @@ export function planBulk(body: BulkBody, chunkSize: number): BulkPlan {
   hash.update(JSON.stringify(['requests', raw]));
   const requests = body.requests.map((request): BulkRequestMeta => {
     const offset = packer.offset;
-    addRerank(request.query, request.documents.map(text), request.top_k, request.id);
+    addRerank(request.query, request.documents.map(documentText), request.top_k, request.id);
     const meta: BulkRequestMeta = { offset, count: request.documents.length };
     if (request.id !== undefined) meta.id = request.id;
     if (request.top_k !== undefined) meta.top_k = request.top_k;

@@ -8,12 +8,11 @@ import { decodeEntries } from '../../../shared/bulk/ranking.ts';
 import { readBulkRecord, readRankedEntries, type BulkRecord } from '../../../shared/bulk/store.ts';
 import type { BulkJobStatus, RankingPage, RequestsPage, ResultPage } from '../../../shared/schemas/bulk.ts';
 import { readWebhookOutcome } from '../../../shared/webhook-queue.ts';
+import { iso } from '../jobs.ts';
 import type { BulkDeps } from './submit.ts';
 
 /** Default and largest page: ranking entries for form 1 (and /rerank jobs), requests for form 2. */
 export const PAGE_LIMITS = { query: { default: 1_000, max: 10_000 }, requests: { default: 10, max: 100 } } as const;
-
-const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 export interface PageRequest {
   offset?: number;
