@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Queue, QueueEvents } from 'bullmq';
 import { jobIdFor } from '../../api/services/job-id.ts';
-import { RERANK_JOB, parseFailure } from '../../shared/queue.ts';
+import { BULK_QUEUE_NAME, RERANK_JOB, parseFailure, type BulkChunkData } from '../../shared/queue.ts';
 import { loadEngine } from '../../worker/engine/index.ts';
 import { ensureTestModel } from '../support/models.ts';
 import { pollUntil } from '../support/poll.ts';
@@ -163,6 +163,23 @@ test('a worker refuses a job for another model (WRONG_MODEL, no retries)', async
   await events.waitUntilReady();
   const data = { query: QUERY, documents: DOCUMENTS, raw: false, model: 'alpha', maxLength: 64 };
   const job = await queue.add(RERANK_JOB, data, { attempts: 3 });
+  await assert.rejects(job.waitUntilFinished(events, 30_000), (error: Error) => {
+    assert.equal(parseFailure(error.message).code, 'WRONG_MODEL');
+    return true;
+  });
+  assert.equal((await queue.getJob(String(job.id)))?.attemptsMade, 1);
+});
+
+test("the default model's worker refuses a bulk chunk made for another model (WRONG_MODEL, no retries)", async (t) => {
+  const connection = { url: REDIS_URL };
+  const queue = new Queue<BulkChunkData>(BULK_QUEUE_NAME, { connection, prefix: `{${PREFIX}}` });
+  const events = new QueueEvents(BULK_QUEUE_NAME, { connection, prefix: `{${PREFIX}}` });
+  t.after(async () => Promise.all([queue.close(), events.close()]));
+  await events.waitUntilReady();
+  const bulkId = `bj-${randomUUID().replaceAll('-', '')}`;
+  const segments = [{ query: QUERY, documents: DOCUMENTS, offset: 0 }];
+  const data: BulkChunkData = { bulkId, chunk: 0, segments, raw: false, model: 'beta', maxLength: 64 };
+  const job = await queue.add('chunk', data, { jobId: `${bulkId}-0`, attempts: 3 });
   await assert.rejects(job.waitUntilFinished(events, 30_000), (error: Error) => {
     assert.equal(parseFailure(error.message).code, 'WRONG_MODEL');
     return true;

@@ -98,7 +98,8 @@ export class BulkWorker {
     const { redis, workerId, engine } = this.options;
     if (isChunk(job)) {
       const watch = this.watch as CancelWatch;
-      const result = await processChunk({ engine, workerId, redis, prefix: this.prefix, watch, queue: this.queue }, job);
+      const model = this.options.config.MODEL_NAME;
+      const result = await processChunk({ engine, workerId, model, redis, prefix: this.prefix, watch, queue: this.queue }, job);
       this.options.logger.info({ bulkId: job.data.bulkId, chunk: job.data.chunk, ...result }, 'bulk chunk done');
       return result;
     }

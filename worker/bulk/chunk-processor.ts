@@ -15,6 +15,8 @@ import type { CancelWatch } from './cancel-watch.ts';
 export interface ChunkContext {
   engine: Pick<RerankEngine, 'score'>;
   workerId: string;
+  /** The model this worker serves (MODEL_NAME): a chunk for another one is refused, as /rerank jobs are. */
+  model: string;
   redis: RedisClient;
   prefix: string;
   watch: Pick<CancelWatch, 'register'>;
@@ -38,6 +40,11 @@ export async function processChunk(context: ChunkContext, job: Job<BulkChunkData
   const { redis, prefix, workerId } = context;
   const problem = chunkDataProblem(job.data);
   if (problem) throw new UnrecoverableError(formatFailure('INVALID_JOB_DATA', problem));
+  if (job.data.model !== undefined && job.data.model !== context.model) {
+    // Another model's scores under this job would be wrong answers, not errors (SERVED_MODELS differing between
+    // the API and this worker): refuse, no retries.
+    throw new UnrecoverableError(formatFailure('WRONG_MODEL', `chunk for model ${job.data.model}; this worker serves ${context.model}`));
+  }
   const { bulkId, chunk, segments, raw } = job.data;
   const skipped: BulkChunkResult = { pairs: 0, workerId, skipped: true };
   // Registered before the status is read: a cancel published after the read still aborts this chunk.
