@@ -3,7 +3,7 @@
  * Redis connection factories. Neither the API nor the worker builds these on its own.
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { ConnectionOptions, DefaultJobOptions } from 'bullmq';
+import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
 import type { Config } from './config.ts';
 import { ERRORS, isErrorCode, type ErrorCode } from './errors.ts';
 
@@ -166,6 +166,16 @@ export function eventStreamOptions(config: Pick<Config, 'EVENTS_MAX_LEN'>): { ev
 // Bulk jobs (POST /jobs): chunks in their own queue, so a worker serves /rerank jobs in their own slots.
 // Chunks and the final merge job are both named after the bulk job (shared/job-name.ts) for the dashboard.
 export const BULK_QUEUE_NAME = 'rerank-bulk';
+
+/** The bulk queue, as the API (adding chunks) and the workers (adding merges) open it: the one retention policy. */
+export function createBulkQueue(config: Config, connection: ConnectionOptions): Queue {
+  return new Queue(BULK_QUEUE_NAME, {
+    connection,
+    prefix: keyPrefix(config),
+    defaultJobOptions: defaultJobOptions(config),
+    streams: eventStreamOptions(config),
+  });
+}
 
 /** Consecutive documents of one rerank inside a chunk; `offset` is the first pair's position in the bulk job. */
 export interface BulkSegment {

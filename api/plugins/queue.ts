@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../shared/config.ts';
 import {
-  BULK_QUEUE_NAME,
+  createBulkQueue,
   defaultJobOptions,
   eventStreamOptions,
   keyPrefix,
@@ -56,12 +56,7 @@ export const queuePlugin = fp(
     app.decorate('rerankQueues', queues);
     app.decorate('rerankQueue', queues.get(served.defaultName) as RerankQueue);
     app.decorate('servedModels', served);
-    const bulkQueue = new Queue(BULK_QUEUE_NAME, {
-      connection: app.redis,
-      prefix: keyPrefix(config),
-      defaultJobOptions: defaultJobOptions(config),
-      streams: eventStreamOptions(config),
-    });
+    const bulkQueue = createBulkQueue(config, app.redis);
     bulkQueue.on('error', (error) => app.log.debug({ err: error }, 'bulk queue error'));
     app.decorate('bulkQueue', bulkQueue);
     app.addHook('onClose', () => closeWithin(app, 'bulk queue', () => bulkQueue.close()));

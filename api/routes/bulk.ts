@@ -110,7 +110,7 @@ export async function bulkRoutes(app: FastifyInstance, { config }: { config: Con
       const { id } = request.params;
       const owner = ownerOf(request);
       if (!isBulkJobId(id)) {
-        const { jobId, topK } = await resolveJobToken(jobs, id, owner);
+        const { jobId } = await resolveJobToken(jobs, id, owner);
         const found = await jobs.withRedis(() => findJob(jobs, jobId));
         throw new ServiceError(found ? 'JOB_NOT_CANCELLABLE' : 'JOB_NOT_FOUND');
       }

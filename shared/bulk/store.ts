@@ -10,9 +10,10 @@
  *   {p}:bulk:<id>:ranked   the merged ranking, 12 bytes per entry (ranking.ts)
  */
 import type { RedisClient } from '../queue.ts';
+import type { BulkStatusValues } from '../schemas/bulk.ts';
 import { ENTRY_BYTES } from './ranking.ts';
 
-export type BulkStatus = 'queued' | 'active' | 'completed' | 'failed' | 'cancelled';
+export type BulkStatus = (typeof BulkStatusValues)[number];
 export type BulkForm = 'query' | 'requests';
 
 /** One rerank of a form-2 job: where its pairs start, and (once merged) where its ranking starts. */

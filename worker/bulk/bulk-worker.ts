@@ -12,9 +12,8 @@ import { notifyBulkJobEnded } from '../../shared/bulk/notify.ts';
 import { cancelChannel, endBulkJob } from '../../shared/bulk/store.ts';
 import {
   BULK_QUEUE_NAME,
+  createBulkQueue,
   createRedisConnection,
-  defaultJobOptions,
-  eventStreamOptions,
   keyPrefix,
   parseFailure,
   type BulkChunkData,
@@ -60,12 +59,7 @@ export class BulkWorker {
 
   constructor(private readonly options: BulkWorkerOptions) {
     this.prefix = keyPrefix(options.config);
-    this.queue = new Queue(BULK_QUEUE_NAME, {
-      connection: options.redis,
-      prefix: this.prefix,
-      defaultJobOptions: defaultJobOptions(options.config),
-      streams: eventStreamOptions(options.config),
-    });
+    this.queue = createBulkQueue(options.config, options.redis);
     this.queue.on('error', () => undefined); // the main worker logs RedisClient trouble
     const webhookQueue = createWebhookQueue(options.config, options.redis);
     webhookQueue.on('error', () => undefined);
