@@ -20,7 +20,8 @@ async function main(): Promise<void> {
   // The one line listenOrExplain logged says it all; nothing is serving yet that a close would have to drain.
   if (!(await listenOrExplain(app, config))) process.exit(1);
   const address = app.server.address();
-  lifecycle.info({ port: typeof address === 'object' && address ? address.port : config.PORT }, 'api listening');
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  lifecycle.info({ host: config.HOST, port }, 'api listening');
 
   let closing: Promise<void> | undefined;
   const shutdown = (signal: NodeJS.Signals | 'parent gone') => {

@@ -12,6 +12,7 @@ import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../shared/config.ts';
 import { ServiceError, errorBody } from '../../shared/errors.ts';
+import { lifecycleLogger, type Logger } from '../../shared/logger.ts';
 
 const BASE_PATH = '/admin/queues';
 
@@ -45,9 +46,11 @@ export interface DashboardOptions {
 /** Encapsulated on purpose (not wrapped in fastify-plugin): the auth hook must not reach the API's routes. */
 export async function dashboardPlugin(app: FastifyInstance, { config, queues }: DashboardOptions): Promise<void> {
   const { DASHBOARD_USER: user, DASHBOARD_PASSWORD: password, DASHBOARD_READ_ONLY: readOnlyMode } = config;
+  // Said at every log level a profile ships with (a start-up line): a dashboard that is not there is easy to miss.
+  const lifecycle = lifecycleLogger(app.log as Logger);
   // loadConfig refuses one without the other, so here it is both or neither.
   if (!user || !password) {
-    app.log.info({ path: BASE_PATH }, 'dashboard not mounted: DASHBOARD_USER and DASHBOARD_PASSWORD are not set');
+    lifecycle.info({ path: BASE_PATH }, 'dashboard not mounted: DASHBOARD_USER and DASHBOARD_PASSWORD are not set');
     return;
   }
   const serverAdapter = new FastifyAdapter();
@@ -55,5 +58,5 @@ export async function dashboardPlugin(app: FastifyInstance, { config, queues }: 
   createBullBoard({ queues: queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode })), serverAdapter });
   app.addHook('onRequest', basicAuth(user, password));
   await app.register(serverAdapter.registerPlugin(), { prefix: BASE_PATH });
-  app.log.info({ path: BASE_PATH, queues: queues.map((queue) => queue.name), readOnlyMode }, 'dashboard enabled');
+  lifecycle.info({ path: BASE_PATH, queues: queues.map((queue) => queue.name), readOnlyMode }, 'dashboard enabled');
 }

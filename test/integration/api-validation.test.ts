@@ -154,10 +154,10 @@ test('the dashboard sits behind basic auth, which guards nothing else', async ()
   assert.equal((await app.inject({ method: 'GET', url: '/admin/queues' })).statusCode, 404, 'no dashboard without credentials');
 });
 
-test('the dashboard says at start-up whether it is mounted, and why not', async () => {
+test('the dashboard says at start-up whether it is mounted, and why not, even at warn (.env.minimal)', async () => {
   const logged = async (env: Record<string, string>) => {
     const lines: { msg?: string; path?: string }[] = [];
-    const logger = pino({ level: 'info' }, { write: (text: string) => void lines.push(JSON.parse(text)) });
+    const logger = pino({ level: 'warn' }, { write: (text: string) => void lines.push(JSON.parse(text)) });
     const config = loadConfig({ QUEUE_PREFIX: PREFIX, ...env });
     const built = await buildApp(config, { logger });
     await built.ready();
