@@ -6,12 +6,12 @@
 import { rename, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { bertVocabPath } from './lib/bert-vocab.ts';
-import { modelDirProblem } from './lib/model-check.ts';
+import { DEMO_MODEL_DIR, modelDirProblem } from './lib/model-check.ts';
 import { runService } from './lib/service.ts';
 import { writeSyntheticModel } from './synthetic-model/index.ts';
 
 const root = resolve(import.meta.dirname, '..');
-const modelDir = resolve(root, 'models/demo-tinybert-random');
+const modelDir = resolve(root, DEMO_MODEL_DIR);
 
 async function ensureDemoModel(): Promise<void> {
   if (modelDirProblem(modelDir) === undefined) return;
@@ -26,7 +26,7 @@ async function ensureDemoModel(): Promise<void> {
 const BANNER = [
   '',
   '============================================================================================',
-  '  DEMO MODE: the model in models/demo-tinybert-random has RANDOM WEIGHTS.',
+  `  DEMO MODE: the model in ${DEMO_MODEL_DIR} has RANDOM WEIGHTS.`,
   '  Everything works (API, queue, worker, metrics), but its scores are MEANINGLESS.',
   '  For real relevance scores: npm run model:fetch && npm start',
   '============================================================================================',

@@ -15,6 +15,7 @@ import { Value } from '@sinclair/typebox/value';
 import { ConfigError, loadConfig, readEnv } from '../shared/config.ts';
 import { DocumentSchema, documentText } from '../shared/schemas/rerank.ts';
 import { EngineError, loadEngine, type EngineOptions, type RerankEngine } from '../worker/engine/index.ts';
+import { DEMO_MODEL_DIR } from './lib/model-check.ts';
 
 const USAGE = `Usage: npm run -s score -- [--model-dir DIR] [--max-length N] [--raw] < input.jsonl
   --model-dir DIR   model in HuggingFace layout (config.json, tokenizer.json, onnx/model.onnx); default MODEL_DIR
@@ -57,9 +58,11 @@ function parseCliArgs(argv: string[]): CliArgs | string {
   }
   let modelDir = values['model-dir'];
   if (modelDir === undefined || maxLength === undefined) {
-    // The service's own settings, so that `npm run -s score` scores with the model `npm start` serves.
+    // The service's own settings, so that `npm run -s score` scores with the model `npm start` serves. Only these
+    // two: a setting of the API or the queue (a port, the dashboard) is no reason to refuse to score offline.
     try {
-      const config = loadConfig(readEnv());
+      const { MODEL_DIR, MAX_SEQ_LENGTH } = readEnv();
+      const config = loadConfig({ MODEL_DIR, MAX_SEQ_LENGTH });
       modelDir ??= config.MODEL_DIR;
       return { engine: { modelDir, maxLength: maxLength ?? config.MAX_SEQ_LENGTH }, raw: values.raw ?? false };
     } catch (err) {
@@ -126,6 +129,9 @@ async function main(): Promise<number> {
   } catch (err) {
     const code = err instanceof EngineError ? `${err.code}: ` : '';
     process.stderr.write(`score: cannot load model: ${code}${err instanceof Error ? err.message : String(err)}\n`);
+    if (err instanceof EngineError && err.code === 'MODEL_NOT_FOUND') {
+      process.stderr.write(`score: \`npm run demo\` generates its model in ${DEMO_MODEL_DIR}: --model-dir ${DEMO_MODEL_DIR}\n`);
+    }
     return 1;
   }
   if (engine.info.synthetic) {

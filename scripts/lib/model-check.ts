@@ -8,6 +8,9 @@ import { join, resolve } from 'node:path';
 import { DEFAULT_ONNX_FILE, requiredModelFiles } from '../../worker/engine/model-dir.ts';
 import { MODEL_FIX_HINT } from '../../worker/model-hint.ts';
 
+/** Where `npm run demo` generates its random-weight model (relative to the repository). */
+export const DEMO_MODEL_DIR = 'models/demo-tinybert-random';
+
 /** Why `dir` holds no model (missing files named, with the fix), or undefined when the files are there. */
 export function modelDirProblem(dir: string, onnxFile: string = DEFAULT_ONNX_FILE): string | undefined {
   const absolute = resolve(dir);

@@ -116,6 +116,7 @@ describe('score CLI', () => {
     assert.equal(run.stdout, '');
     assert.match(run.stderr, /MODEL_NOT_FOUND/);
     assert.ok(run.stderr.includes(missing));
+    assert.match(run.stderr, /npm run demo.*--model-dir models\/demo-tinybert-random/, 'names the demo model');
   });
 
   it('exits 2 on bad flags', async () => {
@@ -177,6 +178,11 @@ describe('score CLI', () => {
       const badSetting = await runCli([], input, { cwd: dir });
       assert.equal(badSetting.code, 2);
       assert.match(badSetting.stderr, /MAX_SEQ_LENGTH="lots"/);
+      // Settings of the API or the queue are not the CLI's business: a bad one does not stop offline scoring.
+      await writeFile(path.join(dir, '.env'), `MODEL_DIR=${modelDir}\nPORT=abc\nDASHBOARD_USER=admin\n`);
+      const unrelated = await runCli([], input, { cwd: dir });
+      assert.equal(unrelated.code, 0, unrelated.stderr);
+      assert.equal(unrelated.stdout, expected.stdout);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
