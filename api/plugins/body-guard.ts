@@ -69,16 +69,23 @@ export const bodyGuardPlugin = fp(
     const budget = new BodyBudget(config.MAX_INFLIGHT_BODY_BYTES);
     app.decorate('bodyBudget', budget);
 
+    // A client that asks `Expect: 100-continue` (curl does for bodies over 1 MB) is told to send its body only once
+    // the checks below have passed; a refusal reaches it before it uploads. Node would otherwise say 100 Continue at
+    // once, and a client still uploading when the 413 comes may see only a broken pipe.
+    app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
+
     app.addHook('onRequest', async (request, reply) => {
       const encoding = request.headers['content-encoding']?.trim().toLowerCase();
       if (encoding && encoding !== 'identity') throw new ServiceError('UNSUPPORTED_CONTENT_ENCODING');
       const declared = Number(request.headers['content-length'] ?? 0);
-      if (!Number.isSafeInteger(declared) || declared <= 0) return;
-      // Larger than the route's body limit: refused before it is read, whatever parser the route uses (Fastify checks
-      // Content-Length itself only for its string and buffer parsers, not for a stream one like NDJSON's).
-      if (declared > bodyLimit(request)) throw payloadTooLarge(bodyLimit(request));
-      if (!budget.tryReserve(declared)) throw new ServiceError('SERVER_BUSY', undefined, { limit: budget.limit });
-      holdUntilResponseEnds(budget, reply)(declared);
+      if (Number.isSafeInteger(declared) && declared > 0) {
+        // Larger than the route's body limit: refused before it is read, whatever parser the route uses (Fastify
+        // checks Content-Length itself only for its string and buffer parsers, not for a stream one like NDJSON's).
+        if (declared > bodyLimit(request)) throw payloadTooLarge(bodyLimit(request));
+        if (!budget.tryReserve(declared)) throw new ServiceError('SERVER_BUSY', undefined, { limit: budget.limit });
+        holdUntilResponseEnds(budget, reply)(declared);
+      }
+      if (request.headers.expect?.toLowerCase() === '100-continue') reply.raw.writeContinue();
     });
 
     app.addHook('preParsing', async (request, reply, payload) => {

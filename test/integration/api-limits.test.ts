@@ -66,6 +66,38 @@ test('a declared body over the route limit is a 413 with details.limit before it
   assert.deepEqual(((await chunked.json()) as { error: { details: unknown } }).error.details, { limit: 8192 });
 });
 
+test('Expect: 100-continue: a refused body is answered before it is sent; an accepted one gets 100 Continue first', async () => {
+  const expect = (path: string, length: number) =>
+    `POST ${path} HTTP/1.1\r\nHost: x\r\n${JSON_TYPE}\r\nExpect: 100-continue\r\nContent-Length: ${length}\r\n\r\n`;
+  const refused = await rawRequest(port, expect('/rerank', 5_000));
+  assert.equal(refused.status, 413, 'the final answer, not 100 Continue');
+  assert.equal(codeOf(refused.body), 'PAYLOAD_TOO_LARGE');
+
+  const body = JSON.stringify({ query: 'q', documents: ['a', 'b'] });
+  const socket = connect(port, '127.0.0.1');
+  let received = '';
+  let sent = false;
+  const answered = new Promise<void>((resolve, reject) => {
+    socket.on('data', (chunk) => {
+      received += chunk.toString('latin1');
+      if (received.startsWith('HTTP/1.1 100 Continue\r\n\r\n') && !sent) {
+        sent = true;
+        socket.write(body);
+      }
+      if (/\r\n\r\n[\s\S]*HTTP\/1\.1 202 /.test(received)) resolve();
+    });
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error(`closed; received: ${received}`)));
+  });
+  socket.write(expect('/rerank', Buffer.byteLength(body)).replace('\r\n\r\n', '\r\nPrefer: respond-async\r\n\r\n'));
+  try {
+    await answered;
+  } finally {
+    socket.destroy();
+  }
+  assert.match(received, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 202 /);
+});
+
 test('bodies beyond MAX_INFLIGHT_BODY_BYTES get 503 SERVER_BUSY before they are read; the budget comes back', async () => {
   // Holds 4,000 bytes: headers and a first piece sent, the rest withheld.
   const holder = connect(port, '127.0.0.1');
