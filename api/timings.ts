@@ -4,10 +4,9 @@
  * the run that computed it.
  */
 import type { RerankJobResult } from '../shared/queue.ts';
+import { round1 } from '../shared/figures.ts';
 
 type JobTimings = RerankJobResult['timings'];
-
-const round1 = (ms: number) => Math.round(ms * 10) / 10;
 
 export function roundedTimings({ queueMs, tokenizeMs, inferenceMs }: JobTimings): JobTimings {
   return { queueMs: round1(queueMs), tokenizeMs: round1(tokenizeMs), inferenceMs: round1(inferenceMs) };

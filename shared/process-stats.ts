@@ -3,6 +3,7 @@
  * for the API and the worker. Linux /proc gives VmSize and the thread count; elsewhere they fall back.
  */
 import { readFileSync } from 'node:fs';
+import { round1 } from './figures.ts';
 
 export interface ProcessStats {
   /** rss_mb and vms_mb are the seed's; the V8 heap figures tell a JavaScript leak from native memory. */
@@ -12,7 +13,6 @@ export interface ProcessStats {
 }
 
 const MB = 1024 * 1024;
-const round1 = (value: number) => Math.round(value * 10) / 10;
 
 function procStatusField(name: string): number | undefined {
   try {

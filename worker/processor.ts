@@ -8,6 +8,7 @@ import { formatFailure, type RerankJobData, type RerankJobResult } from '../shar
 import { inlineScores } from '../shared/results.ts';
 import type { RerankEngine, ScoreTimings } from './engine/index.ts';
 import type { StageTimings, WorkerStats } from './stats.ts';
+import { round1 } from '../shared/figures.ts';
 
 export interface ProcessorOptions {
   engine: Pick<RerankEngine, 'score'>;
@@ -91,8 +92,6 @@ export function createProcessor(options: ProcessorOptions): (job: ProcessableJob
     }
   };
 }
-
-const round1 = (ms: number) => Math.round(ms * 10) / 10;
 
 interface JobLogFields {
   jobId: string | undefined;

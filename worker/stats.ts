@@ -4,6 +4,7 @@
  * reporter reads; a ring buffer per stage and fixed buckets keep memory flat however long the worker runs.
  */
 import type { CumulativeHistogram } from '../shared/worker-registry.ts';
+import { round1 } from '../shared/figures.ts';
 
 export const LATENCY_STAGES = ['queue', 'tokenize', 'inference', 'total'] as const;
 export type LatencyStage = (typeof LATENCY_STAGES)[number];
@@ -12,8 +13,6 @@ export type LatencySummary = Record<LatencyStage, { p50: number; p90: number; p9
 
 /** 1,000 jobs: enough for a stable p99, small enough that sorting it every heartbeat costs nothing. */
 export const DEFAULT_LATENCY_WINDOW = 1_000;
-
-const round1 = (value: number) => Math.round(value * 10) / 10;
 
 /** Nearest-rank percentile of an ascending array; 0 when empty. */
 export function percentile(sorted: readonly number[], p: number): number {

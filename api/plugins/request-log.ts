@@ -5,10 +5,9 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { round1 } from '../../shared/figures.ts';
 
 const QUIET_ROUTES = new Set(['/health', '/ready', '/metrics']);
-
-const round1 = (value: number) => Math.round(value * 10) / 10;
 
 function byteCount(value: unknown): number | undefined {
   const bytes = Number(value);

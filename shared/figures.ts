@@ -1,0 +1,2 @@
+/** Figures as the service reports them (metrics, timing headers, log lines): milliseconds and MB to one decimal. */
+export const round1 = (value: number): number => Math.round(value * 10) / 10;
