@@ -8,7 +8,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Config } from '../../shared/config.ts';
 import { ServiceError } from '../../shared/errors.ts';
-import { keyPrefix } from '../../shared/queue.ts';
 import {
   BulkAcceptedSchema,
   BulkJobStatusSchema,
@@ -23,10 +22,10 @@ import { ownerOf, seesWorkerIds } from '../auth/owner.ts';
 import { cancelBulkJob } from '../services/bulk/cancel.ts';
 import { withoutWorkerIds } from '../services/bulk/public-view.ts';
 import { readNdjsonBody } from '../services/bulk/ndjson.ts';
-import { checkIdempotencyKey, submitBulk, type BulkDeps } from '../services/bulk/submit.ts';
+import { bulkDeps, checkIdempotencyKey, submitBulk } from '../services/bulk/submit.ts';
 import { bulkJobStatus, bulkResultPage, findBulkRecord, pageBounds } from '../services/bulk/view.ts';
 import { resolveJobToken } from '../services/job-tokens.ts';
-import { completedScores, findJob, type JobsDeps } from '../services/jobs.ts';
+import { completedScores, findJob, jobsDeps } from '../services/jobs.ts';
 import { rankScores } from '../services/rankings.ts';
 
 const NDJSON = 'application/x-ndjson';
@@ -35,10 +34,8 @@ const NDJSON = 'application/x-ndjson';
 const POLL_AFTER_SECONDS = '2';
 
 export async function bulkRoutes(app: FastifyInstance, { config }: { config: Config }): Promise<void> {
-  const prefix = keyPrefix(config);
-  const deps: BulkDeps = { config, redis: app.redis, prefix, queue: app.bulkQueue, withRedis: app.withRedis };
-  const queues = [...app.rerankQueues.values()];
-  const jobs: JobsDeps = { queue: app.rerankQueue, queues, redis: app.redis, prefix, withRedis: app.withRedis };
+  const deps = bulkDeps(app, config);
+  const jobs = jobsDeps(app, config);
   const limits = {
     maxBulkDocuments: config.MAX_BULK_DOCUMENTS,
     maxRequests: config.MAX_BULK_REQUESTS,

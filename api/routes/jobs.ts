@@ -8,26 +8,18 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Config } from '../../shared/config.ts';
 import { ServiceError } from '../../shared/errors.ts';
-import { keyPrefix } from '../../shared/queue.ts';
 import { BulkJobStatusSchema, isBulkJobId } from '../../shared/schemas/bulk.ts';
 import { JobParamsSchema, JobQuerySchema, JobStatusSchema } from '../../shared/schemas/rerank.ts';
 import { ownerOf, seesWorkerIds } from '../auth/owner.ts';
 import { withoutWorkerIds } from '../services/bulk/public-view.ts';
 import { bulkJobStatus, findBulkRecord } from '../services/bulk/view.ts';
-import type { BulkDeps } from '../services/bulk/submit.ts';
+import { bulkDeps } from '../services/bulk/submit.ts';
 import { resolveJobToken } from '../services/job-tokens.ts';
-import { findJobStatus, type JobsDeps } from '../services/jobs.ts';
+import { findJobStatus, jobsDeps } from '../services/jobs.ts';
 
 export async function jobRoutes(app: FastifyInstance, { config }: { config: Config }): Promise<void> {
-  const prefix = keyPrefix(config);
-  const deps: JobsDeps = {
-    queue: app.rerankQueue,
-    queues: [...app.rerankQueues.values()],
-    redis: app.redis,
-    prefix,
-    withRedis: app.withRedis,
-  };
-  const bulk: BulkDeps = { config, redis: app.redis, prefix, queue: app.bulkQueue, withRedis: app.withRedis };
+  const deps = jobsDeps(app, config);
+  const bulk = bulkDeps(app, config);
 
   app.withTypeProvider<TypeBoxTypeProvider>().get(
     '/jobs/:id',

@@ -1,7 +1,9 @@
 /** GET /jobs/:id: a BullMQ job seen as the API's job status, with the same ranking a sync call returns. */
 import type { Job, JobState } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../shared/config.ts';
 import { ERRORS, ServiceError, exposesMessage } from '../../shared/errors.ts';
-import { parseFailure, type RedisClient, type RerankJobData, type RerankJobResult } from '../../shared/queue.ts';
+import { keyPrefix, parseFailure, type RedisClient, type RerankJobData, type RerankJobResult } from '../../shared/queue.ts';
 import { decodeInlineScores, readScores } from '../../shared/results.ts';
 import type { JobStatus, JobStatusValue } from '../../shared/schemas/rerank.ts';
 import type { RerankQueue } from '../plugins/queue.ts';
@@ -15,6 +17,12 @@ export interface JobsDeps {
   redis: RedisClient;
   prefix: string;
   withRedis<T>(operation: () => Promise<T>): Promise<T>;
+}
+
+/** What job lookups need, built from the app's plugins: one place for every route that reads /rerank jobs. */
+export function jobsDeps(app: FastifyInstance, config: Config): JobsDeps {
+  const { rerankQueue: queue, rerankQueues, redis, withRedis } = app;
+  return { queue, queues: [...rerankQueues.values()], redis, prefix: keyPrefix(config), withRedis };
 }
 
 /** Delayed means "waiting for a retry", prioritized and waiting-children are still waiting: all 'queued'. */

@@ -5,7 +5,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import type { RedisClient } from '../../../shared/queue.ts';
+import type { FastifyInstance } from 'fastify';
+import { keyPrefix, type RedisClient } from '../../../shared/queue.ts';
 import type { Config } from '../../../shared/config.ts';
 import { ServiceError } from '../../../shared/errors.ts';
 import { createBulkRecord, deleteBulkJob, endBulkJob, readBulkRecord } from '../../../shared/bulk/store.ts';
@@ -21,6 +22,11 @@ export interface BulkDeps {
   prefix: string;
   queue: Queue;
   withRedis<T>(operation: () => Promise<T>): Promise<T>;
+}
+
+/** What bulk jobs need, built from the app's plugins: one place for every route that reads or makes them. */
+export function bulkDeps(app: FastifyInstance, config: Config): BulkDeps {
+  return { config, redis: app.redis, prefix: keyPrefix(config), queue: app.bulkQueue, withRedis: app.withRedis };
 }
 
 /** Chunks per addBulk call: bounds the serialised copies of documents held at once. */
