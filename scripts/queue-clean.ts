@@ -3,8 +3,9 @@
  *
  * Removes every Redis key of the queue prefix P (`{P}:*`): every queue's jobs, events and metadata (/rerank per
  * model, bulk chunks, webhooks), results, status tokens, bulk records, Idempotency-Keys, rate-limit counters and
- * the worker registry (docs/operations.md "What stays in Redis after a stop"). Meant for a service that is stopped: while a worker of that prefix is live (its report has
- * not expired) it refuses, unless --force. Redis comes from REDIS_URL (environment or `.env`), as for the service.
+ * the worker registry (docs/operations.md "What stays in Redis after a stop"). Meant for a service that is
+ * stopped: while a worker of that prefix is live (its report has not expired) it refuses, unless --force. Redis
+ * comes from REDIS_URL (environment or `.env`), as for the service; never from REDIS_CLUSTER_NODES.
  *
  * Exit codes: 0 removed (prints how many keys), 1 refused or Redis unreachable, 2 bad flags or settings.
  */
@@ -38,7 +39,10 @@ function parseCleanArgs(argv: string[]): CleanArgs | string {
     const config = loadConfig({ ...readEnv(), QUEUE_PREFIX: values.prefix });
     // Never clean 127.0.0.1 believing it is the cluster: the prefix's keys live on the master of its one slot.
     if (config.REDIS_CLUSTER_NODES !== undefined) {
-      return 'REDIS_CLUSTER_NODES is set: point REDIS_URL (instead) at the master that serves the prefix\'s slot (redis-cli CLUSTER KEYSLOT "{P}")';
+      return (
+        'REDIS_CLUSTER_NODES is set: point REDIS_URL (instead) at the master that serves the ' +
+        'prefix\'s slot (redis-cli CLUSTER KEYSLOT "{P}")'
+      );
     }
     return { config, force: values.force ?? false };
   } catch (error) {

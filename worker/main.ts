@@ -171,7 +171,8 @@ async function main(): Promise<number> {
     [
       // Waits for the active jobs: they complete and their results are stored before anything else goes away. With
       // Redis unreachable and no job running there is nothing to wait for, and a plain close() would hang.
-      // Bulk chunks stop being fetched at the same moment as /rerank jobs; the active ones (a second or so each) finish.
+      // Bulk chunks stop being fetched at the same moment as /rerank jobs; the active ones (a second or so each)
+      // finish.
       {
         name: 'workers',
         run: () =>

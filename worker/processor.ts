@@ -4,11 +4,11 @@
  */
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '../shared/logger.ts';
+import { round1 } from '../shared/figures.ts';
 import { formatFailure, type RerankJobData, type RerankJobResult } from '../shared/queue.ts';
 import { inlineScores } from '../shared/results.ts';
 import type { RerankEngine, ScoreTimings } from './engine/index.ts';
 import type { StageTimings, WorkerStats } from './stats.ts';
-import { round1 } from '../shared/figures.ts';
 
 export interface ProcessorOptions {
   engine: Pick<RerankEngine, 'score'>;

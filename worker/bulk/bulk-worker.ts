@@ -71,8 +71,8 @@ export class BulkWorker {
     this.watch = await CancelWatch.start(createRedisConnection(config, 'blocking'), this.prefix);
     this.connection = createRedisConnection(config, 'blocking');
     // Failures leave as `CODE: message` without stack or paths, as /rerank jobs' do (the dashboard shows them).
-    const process = withPublicFailures((job: BulkJob) => this.process(job));
-    const worker = new Worker<BulkChunkData | BulkMergeData>(BULK_QUEUE_NAME, process, {
+    const processor = withPublicFailures((job: BulkJob) => this.process(job));
+    const worker = new Worker<BulkChunkData | BulkMergeData>(BULK_QUEUE_NAME, processor, {
       connection: this.connection,
       prefix: this.prefix,
       concurrency: config.BULK_WORKER_CONCURRENCY,
@@ -93,7 +93,8 @@ export class BulkWorker {
     if (isChunk(job)) {
       const watch = this.watch as CancelWatch;
       const model = this.options.config.MODEL_NAME;
-      const result = await processChunk({ engine, workerId, model, redis, prefix: this.prefix, watch, queue: this.queue }, job);
+      const context = { engine, workerId, model, redis, prefix: this.prefix, watch, queue: this.queue };
+      const result = await processChunk(context, job);
       this.options.logger.info({ bulkId: job.data.bulkId, chunk: job.data.chunk, ...result }, 'bulk chunk done');
       return result;
     }

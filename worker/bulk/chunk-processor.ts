@@ -43,7 +43,8 @@ export async function processChunk(context: ChunkContext, job: Job<BulkChunkData
   if (job.data.model !== undefined && job.data.model !== context.model) {
     // Another model's scores under this job would be wrong answers, not errors (SERVED_MODELS differing between
     // the API and this worker): refuse, no retries.
-    throw new UnrecoverableError(formatFailure('WRONG_MODEL', `chunk for model ${job.data.model}; this worker serves ${context.model}`));
+    const reason = `chunk for model ${job.data.model}; this worker serves ${context.model}`;
+    throw new UnrecoverableError(formatFailure('WRONG_MODEL', reason));
   }
   const { bulkId, chunk, segments, raw } = job.data;
   const skipped: BulkChunkResult = { pairs: 0, workerId, skipped: true };

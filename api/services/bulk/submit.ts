@@ -78,7 +78,12 @@ export async function submitBulk(
 }
 
 /** claimKey for a job whose record exists: when the key names another job, or another body (409), the record goes. */
-async function claimOrDiscard(deps: BulkDeps, redisKey: string, id: string, contentHash: string): Promise<BulkAccepted | undefined> {
+async function claimOrDiscard(
+  deps: BulkDeps,
+  redisKey: string,
+  id: string,
+  contentHash: string,
+): Promise<BulkAccepted | undefined> {
   try {
     const earlier = await claimKey(deps, redisKey, id, contentHash);
     if (earlier) await deleteBulkJob(deps.redis, deps.prefix, id);
