@@ -4,7 +4,10 @@
  * a real worker process through the queue. Prints the worker's peak RSS (VmHWM from /proc) per profile next to
  * its WORKER_MAX_RSS_MB, and whether the watchdog had to recycle it.
  *
- *   npm run bench:worker-memory [-- --profile .env.production] [--rounds N] [--redis-url redis://127.0.0.1:6379]
+ *   npm run bench:worker-memory [-- --profile .env.production] [--rounds N] [--inline] [--redis-url redis://127.0.0.1:6379]
+ *
+ * Jobs are added as the API adds them (shared/job-documents.ts: documents in a list beside a job this large);
+ * --inline adds them with their documents in the job data instead, as before that, to compare.
  *
  * The worker runs as npm start runs it (WORKER_NODE_ARGS as NODE_OPTIONS, MALLOC_ARENA_MAX=2); set NODE_OPTIONS
  * or MALLOC_ARENA_MAX in the environment to compare (NODE_OPTIONS=' ' for V8's default heap).
@@ -15,8 +18,10 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs, parseEnv } from 'node:util';
 import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
 import { WORKER_NODE_ARGS } from '../scripts/lib/service.ts';
 import { loadConfig } from '../shared/config.ts';
+import { addRerankJob } from '../shared/job-documents.ts';
 import { QUEUE_NAME, RERANK_JOB, type RerankJobData } from '../shared/queue.ts';
 import { RECYCLE_EXIT_CODE } from '../worker/memory-watchdog.ts';
 import { ensureTestModel } from '../test/support/models.ts';
@@ -28,6 +33,7 @@ const { values: flags } = parseArgs({
     'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379' },
     profile: { type: 'string', multiple: true },
     rounds: { type: 'string', default: '1' },
+    inline: { type: 'boolean', default: false },
   },
 });
 const REDIS_URL = flags['redis-url'];
@@ -79,6 +85,7 @@ async function runProfile(profile: string, modelDir: string): Promise<ProfileRes
   const connection = { host: new URL(REDIS_URL).hostname, port: Number(new URL(REDIS_URL).port || 6379) };
   const queue = new Queue<RerankJobData>(QUEUE_NAME, { connection, prefix: `{${prefix}}` });
   const events = new QueueEvents(QUEUE_NAME, { connection, prefix: `{${prefix}}` });
+  const redis = new Redis(REDIS_URL);
   // As the supervisor does: a worker that recycles itself (exit 75) is replaced; its peak still counts.
   let worker = spawnService({ entry: 'worker/main.ts', env: { ...env, LOG_LEVEL: 'info' } });
   let recycles = 0;
@@ -110,7 +117,9 @@ async function runProfile(profile: string, modelDir: string): Promise<ProfileRes
     });
     for (let i = 0; i < jobs; i += 1) {
       // Distinct queries: no two jobs share work.
-      await queue.add(RERANK_JOB, { query: `what causes the tides ${i}`, documents, raw: false, model: 'bench', maxLength: config.MAX_SEQ_LENGTH });
+      const data = { query: `what causes the tides ${i}`, documents, raw: false, model: 'bench', maxLength: config.MAX_SEQ_LENGTH };
+      if (flags.inline) await queue.add(RERANK_JOB, data);
+      else await addRerankJob(queue, redis, RERANK_JOB, data, `bench-${i}`);
     }
     await allDone;
     sample();
@@ -122,6 +131,7 @@ async function runProfile(profile: string, modelDir: string): Promise<ProfileRes
     await worker.stop();
     await events.close();
     await queue.close();
+    redis.disconnect();
     await deleteKeysWithPrefix(REDIS_URL, prefix);
   }
 }
@@ -129,7 +139,8 @@ async function runProfile(profile: string, modelDir: string): Promise<ProfileRes
 const modelDir = await ensureTestModel('tinybert', { realVocab: true });
 process.stdout.write(`worker memory, worst allowed inputs; model ${modelDir} (random weights)\n`);
 const nodeOptions = process.env.NODE_OPTIONS ?? WORKER_NODE_ARGS.join(' ');
-process.stdout.write(`worker NODE_OPTIONS=${nodeOptions} MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '2'}\n\n`);
+process.stdout.write(`worker NODE_OPTIONS=${nodeOptions} MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '2'}\n`);
+process.stdout.write(`documents ${flags.inline ? 'inline in the job data (--inline)' : 'as the API stores them (a list beside each job)'}\n\n`);
 process.stdout.write('profile          concurrency  docs x chars   jobs  peak RSS  cap  recycles  seconds\n');
 for (const profile of PROFILES) {
   const r = await runProfile(profile, modelDir);

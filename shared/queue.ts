@@ -6,6 +6,7 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
 import type { Config } from './config.ts';
 import { ERRORS, isErrorCode, type ErrorCode } from './errors.ts';
+import type { DocumentsList } from './job-documents.ts';
 
 export const QUEUE_NAME = 'rerank';
 /** A generic job name for jobs added directly (tests, tools); the API names its jobs for people (job-name.ts). */
@@ -14,7 +15,9 @@ export const RERANK_JOB = 'rerank';
 /** What the API enqueues: already validated and normalised (documents as plain strings). */
 export interface RerankJobData {
   query: string;
+  /** Empty when the documents are in a list of their own (`documentsList`, shared/job-documents.ts). */
   documents: string[];
+  documentsList?: DocumentsList;
   /** Raw logits instead of sigmoid scores. */
   raw: boolean;
   /**

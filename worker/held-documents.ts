@@ -7,6 +7,7 @@
  * the bound still runs, alone.
  */
 import type { Job } from 'bullmq';
+import { documentsListOf } from '../shared/job-documents.ts';
 
 export interface HeldDocumentsOptions {
   /** BullMQ's Worker: its concurrency setter is what stops the fetching. */
@@ -51,6 +52,9 @@ export class HeldDocuments {
 }
 
 function documentChars(data: unknown): number {
+  // A list's documents are not in memory yet at 'active', but will be for the whole run.
+  const list = documentsListOf(data);
+  if (list) return list.chars;
   const documents = (data as { documents?: unknown } | null)?.documents;
   if (!Array.isArray(documents)) return 0;
   let chars = 0;

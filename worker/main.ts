@@ -17,6 +17,7 @@ import {
   type RerankJobData,
   type RerankJobResult,
 } from '../shared/queue.ts';
+import { readDocumentsList, type DocumentsList } from '../shared/job-documents.ts';
 import { writeScores } from '../shared/results.ts';
 import { defaultModelOf, rerankQueueName, servedModelNames } from '../shared/served-models.ts';
 import { BulkWorker } from './bulk/bulk-worker.ts';
@@ -98,7 +99,8 @@ async function main(): Promise<number> {
   const commands = createRedisConnection(config, 'blocking');
   const storeScores = (jobId: string, scores: readonly number[]) =>
     writeScores(commands, prefix, jobId, scores, config.RETAIN_COMPLETED_SECONDS);
-  const scoreJob = createProcessor({ engine, workerId, model: config.MODEL_NAME, stats, logger, storeScores });
+  const readDocuments = (list: DocumentsList) => readDocumentsList(commands, list);
+  const scoreJob = createProcessor({ engine, workerId, model: config.MODEL_NAME, stats, logger, storeScores, readDocuments });
   const activeJobs = new ActiveJobs();
   const lane = new SoloLane({
     onExclusiveWanted: () => intake.hold('solo'),
@@ -141,7 +143,7 @@ async function main(): Promise<number> {
   worker.on('active', (job) => held.add(job));
   if (config.TEST_HOOKS) logger.warn('TEST_HOOKS is on: job queries can crash this worker on purpose (tests only)');
   worker.on('error', throttledErrorLog(logger, 'worker error'));
-  stripWhenFinished(worker, logger, { onComplete: true });
+  stripWhenFinished(worker, commands, logger, { onComplete: true });
   worker.on('failed', (job, error) => {
     const { code } = parseFailure(error.message);
     // The job keeps only the public reason; the log keeps the original error (cause) for whoever investigates.

@@ -5,6 +5,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '../shared/logger.ts';
 import { round1 } from '../shared/figures.ts';
+import { documentsListOf, type DocumentsList } from '../shared/job-documents.ts';
 import { formatFailure, type RerankJobData, type RerankJobResult } from '../shared/queue.ts';
 import { inlineScores } from '../shared/results.ts';
 import type { RerankEngine, ScoreTimings } from './engine/index.ts';
@@ -20,18 +21,21 @@ export interface ProcessorOptions {
   logger: Logger;
   /** Stores a job's scores where the API reads them (shared/results.ts: a key per job, kept with the job). */
   storeScores(jobId: string, scores: readonly number[]): Promise<void>;
+  /** Reads the documents of a job that keeps them in a list (shared/job-documents.ts); undefined when gone. */
+  readDocuments(list: DocumentsList): Promise<string[] | undefined>;
 }
 
 /** The fields of a BullMQ job the processor reads; tests pass plain objects. */
 export type ProcessableJob = Pick<Job<unknown>, 'id' | 'data' | 'timestamp' | 'processedOn'>;
 
-type ScoredInput = Pick<RerankJobData, 'query' | 'documents' | 'raw' | 'chunk'>;
+type ScoredInput = Pick<RerankJobData, 'query' | 'documents' | 'documentsList' | 'raw' | 'chunk'>;
 
 /** Why the data cannot be scored, or undefined when its shape is right. */
 export function jobDataProblem(data: unknown): string | undefined {
   if (typeof data !== 'object' || data === null) return 'job data must be an object';
-  const { query, documents, raw, chunk } = data as Record<string, unknown>;
+  const { query, documents, documentsList, raw, chunk } = data as Record<string, unknown>;
   if (typeof query !== 'string') return 'query must be a string';
+  if (documentsList !== undefined && !documentsListOf(data)) return 'documentsList must be {key, count, chars}';
   if (!Array.isArray(documents)) return 'documents must be an array of strings';
   const bad = documents.findIndex((document) => typeof document !== 'string');
   if (bad !== -1) return `documents[${bad}] must be a string`;
@@ -47,7 +51,14 @@ function isChunkOptions(value: unknown): boolean {
 }
 
 export function createProcessor(options: ProcessorOptions): (job: ProcessableJob) => Promise<RerankJobResult> {
-  const { engine, workerId, model, stats, logger, storeScores } = options;
+  const { engine, workerId, model, stats, logger, storeScores, readDocuments } = options;
+  const documentsFrom = async (list: DocumentsList): Promise<string[]> => {
+    const documents = await readDocuments(list);
+    // Only a list deleted or expired under a job that still waited (see ORPHAN_TTL_SECONDS) comes back short.
+    if (documents) return documents;
+    stats.failed += 1;
+    throw new UnrecoverableError(formatFailure('INVALID_JOB_DATA', 'its documents are no longer in Redis'));
+  };
   return async (job) => {
     const problem = jobDataProblem(job.data);
     if (problem !== undefined) {
@@ -60,10 +71,13 @@ export function createProcessor(options: ProcessorOptions): (job: ProcessableJob
       stats.failed += 1;
       throw new UnrecoverableError(formatFailure('WRONG_MODEL', `job for model ${String(requested)}; this worker serves ${model}`));
     }
-    const { query, documents, raw, chunk } = job.data as ScoredInput;
     const started = performance.now();
+    const { query, documents: inline, raw, chunk } = job.data as ScoredInput;
     // processedOn is when BullMQ handed the job to this attempt; after a retry the wait includes the backoff.
     const queueMs = Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp);
+    // Before the try: a missing list is its own failure, not an inference error; a Redis error is retried.
+    const list = documentsListOf(job.data);
+    const documents = list ? await documentsFrom(list) : inline;
     stats.active += 1;
     try {
       const { scores, timings, longDocuments } = await engine.score(query, documents, { raw, chunk });

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../shared/config.ts';
 import { ServiceError } from '../../shared/errors.ts';
+import { addRerankJob } from '../../shared/job-documents.ts';
 import { jobDisplayName } from '../../shared/job-name.ts';
 import { keyPrefix, type RerankJobData, type RerankJobResult } from '../../shared/queue.ts';
 import {
@@ -166,7 +167,7 @@ async function ensureJob(deps: RerankDeps, jobId: string, data: RerankJobData): 
   // The name is for people on the dashboard; nothing dispatches on it.
   addsInFlight.set(queue, (addsInFlight.get(queue) ?? 0) + 1);
   try {
-    await queue.add(jobDisplayName(data.query, data.documents.length), data, { jobId });
+    await addRerankJob(queue, deps.redis, jobDisplayName(data.query, data.documents.length), data, jobId);
   } finally {
     addsInFlight.set(queue, (addsInFlight.get(queue) ?? 1) - 1);
   }

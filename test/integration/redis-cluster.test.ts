@@ -114,14 +114,19 @@ test('jobs flow: concurrent sync requests answer 200, an async one completes and
     return reply.body.status === 'completed' ? reply : undefined;
   });
   assert.equal(done.body.result.rankings.length, 2);
+  // Over 1 Mi characters: its documents travel in a list beside the job (shared/job-documents.ts), in the same slot.
+  const large = Array.from({ length: 1_100 }, (_, i) => `passage ${i} `.padEnd(1_000, 'foxes eat berries '));
+  const listed = await call('/rerank', { body: { query: 'a large job on a cluster', documents: large } });
+  assert.equal(listed.status, 200, JSON.stringify(listed.body).slice(0, 300));
+  assert.equal(listed.body.rankings.length, 1_100);
 
-  const metrics = await pollUntil('both workers report the 13 jobs', async () => {
+  const metrics = await pollUntil('both workers report the 14 jobs', async () => {
     const reply = await call('/metrics');
     const completed = reply.body.workers?.reduce((sum: number, worker: any) => sum + worker.jobs.completed, 0);
-    return reply.body.workers?.length === WORKERS && completed === 13 ? reply : undefined;
+    return reply.body.workers?.length === WORKERS && completed === 14 ? reply : undefined;
   });
   assert.equal(metrics.body.redis, 'ok');
-  assert.equal(metrics.body.queue.completed, 13);
+  assert.equal(metrics.body.queue.completed, 14);
 });
 
 test('the dashboard loads behind basic auth, and its API lists the queue', async () => {

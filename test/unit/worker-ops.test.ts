@@ -98,6 +98,11 @@ test('held documents: past the text budget the worker fetches no more; it fetche
   held.add(job('huge', 500));
   assert.equal(worker.concurrency, 1, 'a job larger than the budget still runs, alone');
   assert.equal(held.chars, 500);
+  held.release('huge');
+  // A job whose documents are in a list (shared/job-documents.ts) counts the text it is about to read.
+  held.add({ id: 'listed', data: { documents: [], documentsList: { key: 'k', count: 3, chars: 150 } } });
+  assert.equal(held.chars, 150);
+  assert.equal(worker.concurrency, 1);
 });
 
 test('intake: a hold pauses every consumer of the process (/rerank and bulk) until the last reason is released', () => {

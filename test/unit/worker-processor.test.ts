@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { UnrecoverableError } from 'bullmq';
+import type { DocumentsList } from '../../shared/job-documents.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { parseFailure } from '../../shared/queue.ts';
 import { EngineError, type ScoreResult } from '../../worker/engine/index.ts';
@@ -14,7 +15,10 @@ function setup(score: (query: string, docs: readonly string[], options?: { raw?:
   const logger = createLogger({ LOG_LEVEL: 'silent' }, 'test');
   const stored = new Map<string, readonly number[]>();
   const storeScores = async (jobId: string, scores: readonly number[]) => void stored.set(jobId, scores);
-  const run = createProcessor({ engine: { score }, workerId: 'w-1', model: 'm', stats, logger, storeScores });
+  // Documents lists (shared/job-documents.ts) by key; the integration tests read real ones from Redis.
+  const lists = new Map<string, string[]>([['docs:1', ['x', 'y']]]);
+  const readDocuments = async (list: DocumentsList) => lists.get(list.key);
+  const run = createProcessor({ engine: { score }, workerId: 'w-1', model: 'm', stats, logger, storeScores, readDocuments });
   return { stats, run, stored };
 }
 
@@ -57,6 +61,24 @@ test('bad job data is unrecoverable and coded INVALID_JOB_DATA', async () => {
     return true;
   });
   assert.deepEqual(stats.jobs(), { completed: 0, failed: 1, active: 0 });
+});
+
+test('a job with a documents list is scored from the list; a list that is gone is INVALID_JOB_DATA', async () => {
+  let seen: readonly string[] | undefined;
+  const { stats, run } = setup(async (_query, docs) => {
+    seen = docs;
+    return { scores: docs.map(() => 0.5), timings };
+  });
+  const listed = (key: string) => ({ query: 'q', documents: [], documentsList: { key, count: 2, chars: 2 }, raw: false });
+  assert.equal((await run(job(listed('docs:1')))).count, 2);
+  assert.deepEqual(seen, ['x', 'y']);
+  await assert.rejects(run(job(listed('docs:gone'))), (error: unknown) => {
+    assert.ok(error instanceof UnrecoverableError);
+    assert.equal(parseFailure(error.message).code, 'INVALID_JOB_DATA');
+    return true;
+  });
+  assert.equal(jobDataProblem({ ...listed('k'), documentsList: { key: 'k' } }), 'documentsList must be {key, count, chars}');
+  assert.deepEqual(stats.jobs(), { completed: 1, failed: 1, active: 0 });
 });
 
 test('an inference error is a retryable INFERENCE_FAILED', async () => {

@@ -84,7 +84,7 @@ export class BulkWorker {
     this.worker = worker;
     worker.on('error', (error) => logger.debug({ err: error }, 'bulk worker error'));
     worker.on('failed', (job, error) => void this.onFailed(job, error));
-    stripWhenFinished(worker, logger, { onComplete: false });
+    stripWhenFinished(worker, this.options.redis, logger, { onComplete: false });
     await worker.waitUntilReady();
   }
 
