@@ -2,7 +2,7 @@
  * A large /rerank job keeps its documents in a Redis list beside the job, not in the job's data. BullMQ moves a
  * job's data as one string: a 16 MB body was one 16 MB command on the API (its serialisation held the event loop
  * ~290 ms) and, on the worker, a 16 MB script reply copied three or four times over (reply buffer, string, parsed
- * array) for every job fetched. A list is written and read in slices of about a megabyte, each its own round
+ * array) for every job fetched. A list is written and read in slices of a quarter megabyte, each its own round
  * trip, so neither process ever holds more than a slice of it in transit. Small jobs keep their documents inline
  * (one round trip less), and so do jobs added by hand (tests, tools): the worker reads both forms.
  */
@@ -12,8 +12,8 @@ import type { RedisClient, RerankJobData } from './queue.ts';
 
 /** Jobs with more document text than this (UTF-16 units) keep their documents in a list. */
 export const INLINE_DOCUMENTS_MAX_CHARS = 1 << 20;
-/** About this much text per RPUSH or LRANGE. */
-const SLICE_CHARS = 1 << 20;
+/** About this much text per RPUSH or LRANGE: a 1 MB command held the API's event loop ~35 ms. */
+const SLICE_CHARS = 1 << 18;
 /**
  * A list is written before its job is added: should the API die in between, nothing refers to it and it expires
  * after this. Once the job exists the expiry is lifted; the worker deletes the list when the job has finished.
