@@ -16,6 +16,7 @@ import { createLogger, type Logger } from '../shared/logger.ts';
 import { ProcessStatsSampler } from '../shared/process-stats.ts';
 import { requestTimeouts, writeClientError } from './client-errors.ts';
 import { toServiceError } from './errors.ts';
+import { jsonBodyParser } from './json-body.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { bodyGuardPlugin } from './plugins/body-guard.ts';
 import { dashboardPlugin } from './plugins/dashboard.ts';
@@ -52,15 +53,6 @@ const RETRY_AFTER_SECONDS: Partial<Record<ServiceError['code'], string>> = {
   SHUTTING_DOWN: '1',
 };
 
-function parseJson(_request: unknown, body: string, done: (error: Error | null, value?: unknown) => void): void {
-  if (body === '') return done(new ServiceError('INVALID_JSON', 'The request body is empty.'));
-  try {
-    done(null, JSON.parse(body));
-  } catch (error) {
-    done(new ServiceError('INVALID_JSON', undefined, { reason: (error as Error).message }));
-  }
-}
-
 function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const serviceError = toServiceError(error, { bodyLimit: request.routeOptions?.bodyLimit });
   // An outage of Redis is logged once by the redis plugin, not once per request.
@@ -96,7 +88,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   // JSON only: any other content type (text/plain included) is a 415.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
+  app.addContentTypeParser('application/json', jsonBodyParser(config.MAX_BODY_BYTES));
 
   // While closing, refuse new requests in our own envelope (Fastify's built-in 503 has another shape), and end
   // each connection after its response: an idle keep-alive connection would hold close() up until it times out.
