@@ -110,7 +110,9 @@ function post(port: number, body: Buffer, sync = false): Promise<{ status: numbe
         response.on('end', () => done(response.statusCode ?? 0));
       },
     );
-    req.on('error', () => done(0)); // 0: the connection was cut
+    // 0: the connection was cut. This client asks Connection: close (agent: false), so after an early refusal (503
+    // before the body is read) the server closes while the upload still runs: an EPIPE that can beat the answer.
+    req.on('error', () => done(0));
     req.end(body);
   });
 }
@@ -188,6 +190,9 @@ async function runProbe(probe: Probe, prefix: string): Promise<void> {
     const base = `http://127.0.0.1:${port}`;
     await fetch(`${base}/health`);
     const idleMb = peakRssMb(api.child.pid!);
+    // The lag counted is the probe's: reports start after one that follows start-up and the first request.
+    const settled = api.lines.length;
+    await api.waitForLine((line) => line.msg === 'loop lag' && api.lines.indexOf(line) >= settled);
     const lagFrom = api.lines.length;
     const cpuBefore = cpuSeconds(api.child.pid!);
     const health = pollHealth(base);
