@@ -20,7 +20,7 @@ const SLICE_CHARS = 1 << 18;
  */
 const ORPHAN_TTL_SECONDS = 3_600;
 
-/** Where a job's documents are when they are not in its data. */
+/** Where a job's documents are when they are not in its data (which then has no `documents` field). */
 export interface DocumentsList {
   key: string;
   count: number;
@@ -101,7 +101,10 @@ export async function addRerankJob(
     throw error;
   }
   // From here on an error leaves the list to its expiry: the add may have landed even when its answer was lost.
-  await queue.add(name, { ...data, documents: [], documentsList: list }, { jobId });
+  // No `documents` field at all: a worker older than lists would score an empty array and complete with no
+  // rankings; without the field it fails the job INVALID_JOB_DATA instead (a rolling upgrade: workers first).
+  const { documents: _inList, ...rest } = data;
+  await queue.add(name, { ...rest, documentsList: list }, { jobId });
   const added = await queue.getJob(jobId);
   if (documentsListOf(added?.data)?.key === list.key) await redis.persist(list.key);
   else await redis.del(list.key);

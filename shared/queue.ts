@@ -15,7 +15,7 @@ export const RERANK_JOB = 'rerank';
 /** What the API enqueues: already validated and normalised (documents as plain strings). */
 export interface RerankJobData {
   query: string;
-  /** Empty when the documents are in a list of their own (`documentsList`, shared/job-documents.ts). */
+  /** As the API builds it; in Redis a large job has `documentsList` instead (shared/job-documents.ts). */
   documents: string[];
   documentsList?: DocumentsList;
   /** Raw logits instead of sigmoid scores. */

@@ -35,13 +35,23 @@ export function jobDataProblem(data: unknown): string | undefined {
   if (typeof data !== 'object' || data === null) return 'job data must be an object';
   const { query, documents, documentsList, raw, chunk } = data as Record<string, unknown>;
   if (typeof query !== 'string') return 'query must be a string';
-  if (documentsList !== undefined && !documentsListOf(data)) return 'documentsList must be {key, count, chars}';
-  if (!Array.isArray(documents)) return 'documents must be an array of strings';
-  const bad = documents.findIndex((document) => typeof document !== 'string');
-  if (bad !== -1) return `documents[${bad}] must be a string`;
+  const problem = documentsList === undefined ? inlineDocumentsProblem(documents) : listProblem(data, documents);
+  if (problem !== undefined) return problem;
   if (typeof raw !== 'boolean') return 'raw must be a boolean';
   if (chunk !== undefined && !isChunkOptions(chunk)) return 'chunk must be {overlapTokens, maxChunks} (integers)';
   return undefined;
+}
+
+function inlineDocumentsProblem(documents: unknown): string | undefined {
+  if (!Array.isArray(documents)) return 'documents must be an array of strings';
+  const bad = documents.findIndex((document) => typeof document !== 'string');
+  return bad === -1 ? undefined : `documents[${bad}] must be a string`;
+}
+
+/** A job whose documents are in a list has no `documents` field (shared/job-documents.ts says why). */
+function listProblem(data: object, documents: unknown): string | undefined {
+  if (!documentsListOf(data)) return 'documentsList must be {key, count, chars}';
+  return documents === undefined ? undefined : 'documents and documentsList cannot both be given';
 }
 
 function isChunkOptions(value: unknown): boolean {
@@ -72,12 +82,12 @@ export function createProcessor(options: ProcessorOptions): (job: ProcessableJob
       throw new UnrecoverableError(formatFailure('WRONG_MODEL', `job for model ${String(requested)}; this worker serves ${model}`));
     }
     const started = performance.now();
-    const { query, documents: inline, raw, chunk } = job.data as ScoredInput;
+    const { query, documents: inlineDocuments, raw, chunk } = job.data as ScoredInput;
     // processedOn is when BullMQ handed the job to this attempt; after a retry the wait includes the backoff.
     const queueMs = Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp);
     // Before the try: a missing list is its own failure, not an inference error; a Redis error is retried.
     const list = documentsListOf(job.data);
-    const documents = list ? await documentsFrom(list) : inline;
+    const documents = list ? await documentsFrom(list) : inlineDocuments;
     stats.active += 1;
     try {
       const { scores, timings, longDocuments } = await engine.score(query, documents, { raw, chunk });

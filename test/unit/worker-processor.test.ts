@@ -69,7 +69,7 @@ test('a job with a documents list is scored from the list; a list that is gone i
     seen = docs;
     return { scores: docs.map(() => 0.5), timings };
   });
-  const listed = (key: string) => ({ query: 'q', documents: [], documentsList: { key, count: 2, chars: 2 }, raw: false });
+  const listed = (key: string) => ({ query: 'q', documentsList: { key, count: 2, chars: 2 }, raw: false });
   assert.equal((await run(job(listed('docs:1')))).count, 2);
   assert.deepEqual(seen, ['x', 'y']);
   await assert.rejects(run(job(listed('docs:gone'))), (error: unknown) => {
@@ -78,6 +78,7 @@ test('a job with a documents list is scored from the list; a list that is gone i
     return true;
   });
   assert.equal(jobDataProblem({ ...listed('k'), documentsList: { key: 'k' } }), 'documentsList must be {key, count, chars}');
+  assert.equal(jobDataProblem({ ...listed('k'), documents: [] }), 'documents and documentsList cannot both be given');
   assert.deepEqual(stats.jobs(), { completed: 1, failed: 1, active: 0 });
 });
 
