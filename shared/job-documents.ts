@@ -19,6 +19,11 @@ const SLICE_CHARS = 1 << 18;
  * after this. Once the job exists the expiry is lifted; the worker deletes the list when the job has finished.
  */
 const ORPHAN_TTL_SECONDS = 3_600;
+/**
+ * Once a worker reads a list, it expires a day later at the latest: should the worker die between the job's end
+ * and the list's deletion, nothing else would delete it. A retry (after a crash or a backoff) comes long before.
+ */
+const READ_TTL_SECONDS = 86_400;
 
 /** Where a job's documents are when they are not in its data (which then has no `documents` field). */
 export interface DocumentsList {
@@ -112,6 +117,7 @@ export async function addRerankJob(
 
 /** The list's documents, or undefined when it is gone or incomplete (deleted, or expired as an orphan). */
 export async function readDocumentsList(redis: RedisClient, list: DocumentsList): Promise<string[] | undefined> {
+  if (!(await redis.expire(list.key, READ_TTL_SECONDS))) return undefined;
   const documents: string[] = [];
   // Slices of about SLICE_CHARS characters, from the list's average document length.
   const perSlice = Math.max(1, Math.floor((SLICE_CHARS * list.count) / Math.max(1, list.chars)));
