@@ -142,7 +142,9 @@ export const ConfigSchema = Type.Object({
   BULK_CHUNK_DOCUMENTS: Int({
     default: 1_000,
     minimum: 1,
-    description: 'Documents per chunk of a bulk job: the unit workers share, retry and report progress by.',
+    description:
+      'Documents per chunk of a bulk job: the unit workers share, retry and report progress by. A chunk also ' +
+      'closes at 1 Mi characters of text, so long documents make smaller chunks.',
   }),
   BULK_WORKER_CONCURRENCY: Int({
     default: 2,

@@ -20,6 +20,7 @@ export const ERRORS = {
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than the limit.' },
   TOO_MANY_DOCUMENTS: { status: 413, message: 'The request has more documents than the limit.' },
+  DOCUMENT_TOO_LONG: { status: 413, message: 'A document is longer than the limit.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the request body as application/json.' },
   QUEUE_FULL: { status: 429, message: 'Too many jobs are waiting; retry later.' },
   REDIS_UNAVAILABLE: { status: 503, message: 'The job queue is unreachable; retry later.' },

@@ -261,6 +261,8 @@ test('bad bulk input: the same clear 4xx as /rerank; a bad request in form 2 nam
     [{ query: 'q', documents: ['a', 3] }, 400, 'INVALID_DOCUMENT', { index: 1 }],
     [{ query: 'q', documents: ['a'], topk: 1 }, 400, 'UNKNOWN_FIELD', { field: 'topk' }],
     [{ query: 'q', documents: Array(60_001).fill('a') }, 413, 'TOO_MANY_DOCUMENTS', { limit: 60_000 }],
+    // Longer than a whole /rerank body (MAX_BODY_BYTES, 16 MiB by default): a chunk holds its documents whole.
+    [{ query: 'q', documents: ['a', 'x'.repeat(16 * 2 ** 20 + 1)] }, 413, 'DOCUMENT_TOO_LONG', { index: 1, limit: 16 * 2 ** 20 }],
     [{ requests: [] }, 400, 'NO_REQUESTS'],
     [
       { requests: [{ query: 'q', documents: ['a'] }, { query: 'q', documents: ['a'] }, { query: 'q', documents: ['a', { txt: 'b' }] }] },

@@ -54,7 +54,8 @@ export async function submitBulk(
 ): Promise<BulkAccepted> {
   // Refused (400) before anything is stored; the job keeps the URL as it will be called.
   const callbackUrl = body.callback_url === undefined ? undefined : checkCallbackUrl(body.callback_url, deps.config);
-  const plan = planBulk({ ...body, callback_url: callbackUrl }, deps.config.BULK_CHUNK_DOCUMENTS);
+  const limits = { chunkSize: deps.config.BULK_CHUNK_DOCUMENTS, maxDocumentChars: deps.config.MAX_BODY_BYTES };
+  const plan = planBulk({ ...body, callback_url: callbackUrl }, limits);
   const id = newBulkId();
   return deps.withRedis(async () => {
     // The record first, then the key: a concurrent request with the same key that loses the claim always finds the
