@@ -218,8 +218,9 @@ export const ConfigSchema = Type.Object({
     default: 8,
     minimum: 1,
     description:
-      'Document text (MB, counted in characters) a worker holds at once across its jobs; past it, it fetches no ' +
-      'more until some end. Many small jobs run together; a job larger than this runs with what was already held.',
+      'Document text (MB, counted in characters) a worker holds at once across its jobs and bulk chunks; past it, ' +
+      'it fetches no more until some end. Many small jobs run together; a job larger than this runs with what was ' +
+      'already held.',
   }),
   TEST_HOOKS: Type.Boolean({
     default: false,

@@ -1,61 +1,85 @@
 /**
- * A bound on the document text this worker holds at once. Every fetched job holds all its documents (the job
- * data) until it ends, so WORKER_CONCURRENCY jobs of MAX_DOCUMENTS long documents would hold that many times the
- * largest body. Once the text held reaches WORKER_MAX_ACTIVE_TEXT_MB, the worker's concurrency is lowered to the
- * jobs it already holds, so BullMQ fetches no more (it fetches on 'active', before the job runs, hence the hook
- * there); it is raised again as jobs end. Small jobs still run WORKER_CONCURRENCY at once; a single job larger than
- * the bound still runs, alone.
+ * A bound on the document text this worker process holds at once, across its BullMQ workers (/rerank jobs and bulk
+ * chunks). Every fetched job holds all its documents until it ends, so WORKER_CONCURRENCY jobs of MAX_DOCUMENTS
+ * long documents, and bulk chunks beside them, would hold that many times the largest body. Once the text held
+ * reaches WORKER_MAX_ACTIVE_TEXT_MB, each worker's concurrency is lowered to the jobs it already holds (at least
+ * one), so BullMQ fetches no more (it fetches on 'active', before the job runs, hence the hook there); it is raised
+ * again as jobs end. Small jobs still run at full concurrency; a single job larger than the bound still runs.
  */
 import type { Job } from 'bullmq';
 import { documentsListOf } from '../shared/job-documents.ts';
 
-export interface HeldDocumentsOptions {
-  /** BullMQ's Worker: its concurrency setter is what stops the fetching. */
-  worker: { concurrency: number };
+/** BullMQ's Worker: its concurrency setter is what stops the fetching. */
+export interface ConcurrencyControl {
+  concurrency: number;
+}
+
+/** What one BullMQ worker reports: add on 'active', release when the job's run has ended, however it ended. */
+export interface HeldJobs {
+  add(job: Pick<Job, 'id' | 'data'>): void;
+  release(jobId: string | undefined): void;
+}
+
+interface Gate {
+  worker: ConcurrencyControl;
   maxConcurrency: number;
-  budgetChars: number;
+  held: Map<string, number>;
 }
 
 export class HeldDocuments {
-  private readonly held = new Map<string, number>();
+  private readonly gates: Gate[] = [];
   private heldChars = 0;
 
-  constructor(private readonly options: HeldDocumentsOptions) {}
+  constructor(private readonly budgetChars: number) {}
 
   get chars(): number {
     return this.heldChars;
   }
 
-  /** On BullMQ's 'active' event: the job's data is in memory now. */
-  add(job: Pick<Job, 'id' | 'data'>): void {
-    const id = String(job.id);
-    if (this.held.has(id)) return;
-    const chars = documentChars(job.data);
-    this.held.set(id, chars);
-    this.heldChars += chars;
-    this.adjust();
-  }
-
-  /** When the job's run has ended, however it ended. */
-  release(jobId: string | undefined): void {
-    const chars = this.held.get(String(jobId));
-    if (chars === undefined) return;
-    this.held.delete(String(jobId));
-    this.heldChars -= chars;
-    this.adjust();
+  /** Bounds what `worker` fetches by the text held across every worker registered here. */
+  register(worker: ConcurrencyControl, maxConcurrency: number): HeldJobs {
+    const gate: Gate = { worker, maxConcurrency, held: new Map() };
+    this.gates.push(gate);
+    return {
+      add: (job) => {
+        const id = String(job.id);
+        if (gate.held.has(id)) return;
+        const chars = documentChars(job.data);
+        gate.held.set(id, chars);
+        this.heldChars += chars;
+        this.adjust();
+      },
+      release: (jobId) => {
+        const chars = gate.held.get(String(jobId));
+        if (chars === undefined) return;
+        gate.held.delete(String(jobId));
+        this.heldChars -= chars;
+        this.adjust();
+      },
+    };
   }
 
   private adjust(): void {
-    const { worker, maxConcurrency, budgetChars } = this.options;
-    worker.concurrency = this.heldChars >= budgetChars ? Math.max(1, this.held.size) : maxConcurrency;
+    const full = this.heldChars >= this.budgetChars;
+    for (const { worker, maxConcurrency, held } of this.gates) {
+      worker.concurrency = full ? Math.max(1, held.size) : maxConcurrency;
+    }
   }
 }
 
+/** Characters of a /rerank job's documents (inline or in a list) or of a bulk chunk's segments. */
 function documentChars(data: unknown): number {
   // A list's documents are not in memory yet at 'active', but will be for the whole run.
   const list = documentsListOf(data);
   if (list) return list.chars;
-  const documents = (data as { documents?: unknown } | null)?.documents;
+  const { documents, segments } = (data ?? {}) as { documents?: unknown; segments?: unknown };
+  if (Array.isArray(segments)) {
+    return segments.reduce((sum: number, segment) => sum + textOf((segment as { documents?: unknown })?.documents), 0);
+  }
+  return textOf(documents);
+}
+
+function textOf(documents: unknown): number {
   if (!Array.isArray(documents)) return 0;
   let chars = 0;
   for (const document of documents) if (typeof document === 'string') chars += document.length;

@@ -129,18 +129,16 @@ async function main(): Promise<number> {
     stalledInterval: config.WORKER_STALLED_CHECK_MS,
     maxStalledCount: MAX_STALLED_COUNT,
   });
+  // One bound on the text held, across /rerank jobs and bulk chunks.
+  const heldDocuments = new HeldDocuments(config.WORKER_MAX_ACTIVE_TEXT_MB * 1024 * 1024);
+  const held = heldDocuments.register(worker, config.WORKER_CONCURRENCY);
+  worker.on('active', (job) => held.add(job));
   // Bulk jobs are scored by the default model (docs/operations.md): only its workers take their chunks.
   const bulk =
     config.MODEL_NAME === defaultModelOf(config)
-      ? new BulkWorker({ config, engine, workerId, redis: commands, logger })
+      ? new BulkWorker({ config, engine, workerId, redis: commands, logger, heldDocuments })
       : undefined;
   const intake = new Intake(bulk ? [worker, bulk] : [worker], logger);
-  const held = new HeldDocuments({
-    worker,
-    maxConcurrency: config.WORKER_CONCURRENCY,
-    budgetChars: config.WORKER_MAX_ACTIVE_TEXT_MB * 1024 * 1024,
-  });
-  worker.on('active', (job) => held.add(job));
   if (config.TEST_HOOKS) logger.warn('TEST_HOOKS is on: job queries can crash this worker on purpose (tests only)');
   worker.on('error', throttledErrorLog(logger, 'worker error'));
   stripWhenFinished(worker, commands, logger, { onComplete: true });

@@ -84,7 +84,8 @@ test("BullMQ's stall limit and the worker's own give-up both read as WORKER_CRAS
 
 test('held documents: past the text budget the worker fetches no more; it fetches again as jobs end', () => {
   const worker = { concurrency: 8 };
-  const held = new HeldDocuments({ worker, maxConcurrency: 8, budgetChars: 100 });
+  const documents = new HeldDocuments(100);
+  const held = documents.register(worker, 8);
   const job = (id: string, chars: number) => ({ id, data: { documents: ['x'.repeat(chars)] } });
   held.add(job('small', 10));
   assert.equal(worker.concurrency, 8);
@@ -97,12 +98,30 @@ test('held documents: past the text budget the worker fetches no more; it fetche
   held.release('big-2');
   held.add(job('huge', 500));
   assert.equal(worker.concurrency, 1, 'a job larger than the budget still runs, alone');
-  assert.equal(held.chars, 500);
+  assert.equal(documents.chars, 500);
   held.release('huge');
   // A job whose documents are in a list (shared/job-documents.ts) counts the text it is about to read.
-  held.add({ id: 'listed', data: { documents: [], documentsList: { key: 'k', count: 3, chars: 150 } } });
-  assert.equal(held.chars, 150);
+  held.add({ id: 'listed', data: { documentsList: { key: 'k', count: 3, chars: 150 } } });
+  assert.equal(documents.chars, 150);
   assert.equal(worker.concurrency, 1);
+});
+
+test('held documents: one budget across the /rerank worker and the bulk worker; chunks count their segments', () => {
+  const rerankWorker = { concurrency: 8 };
+  const bulkWorker = { concurrency: 2 };
+  const documents = new HeldDocuments(100);
+  const rerank = documents.register(rerankWorker, 8);
+  const bulk = documents.register(bulkWorker, 2);
+  const chunk = { id: 'bj-1:0', data: { segments: [{ documents: ['x'.repeat(40)] }, { documents: ['y'.repeat(30)] }] } };
+  bulk.add(chunk);
+  assert.equal(documents.chars, 70);
+  assert.deepEqual([rerankWorker.concurrency, bulkWorker.concurrency], [8, 2]);
+  rerank.add({ id: 'rr-1', data: { documents: ['z'.repeat(40)] } });
+  assert.deepEqual([rerankWorker.concurrency, bulkWorker.concurrency], [1, 1], 'each holds one: neither fetches more');
+  bulk.release('bj-1:0');
+  assert.deepEqual([rerankWorker.concurrency, bulkWorker.concurrency], [8, 2]);
+  rerank.release('bj-1:0'); // another worker's job: nothing to release here
+  assert.equal(documents.chars, 40);
 });
 
 test('intake: a hold pauses every consumer of the process (/rerank and bulk) until the last reason is released', () => {

@@ -25,6 +25,7 @@ import { CancelWatch } from './cancel-watch.ts';
 import { processChunk } from './chunk-processor.ts';
 import { mergeBulkJob } from './merge.ts';
 import { stripWhenFinished } from '../finished-jobs.ts';
+import type { HeldDocuments, HeldJobs } from '../held-documents.ts';
 import { withPublicFailures } from '../public-failure.ts';
 
 export interface BulkWorkerOptions {
@@ -34,6 +35,8 @@ export interface BulkWorkerOptions {
   /** Command connection shared with the /rerank processor (blocking role: waits out a RedisClient outage). */
   redis: RedisClient;
   logger: Logger;
+  /** The process's bound on document text held, shared with the /rerank worker. */
+  heldDocuments: HeldDocuments;
 }
 
 type BulkJob = Job<BulkChunkData | BulkMergeData>;
@@ -71,7 +74,14 @@ export class BulkWorker {
     this.watch = await CancelWatch.start(createRedisConnection(config, 'blocking'), this.prefix);
     this.connection = createRedisConnection(config, 'blocking');
     // Failures leave as `CODE: message` without stack or paths, as /rerank jobs' do (the dashboard shows them).
-    const processor = withPublicFailures((job: BulkJob) => this.process(job));
+    let held: HeldJobs | undefined;
+    const processor = withPublicFailures(async (job: BulkJob) => {
+      try {
+        return await this.process(job);
+      } finally {
+        held?.release(job.id);
+      }
+    });
     const worker = new Worker<BulkChunkData | BulkMergeData>(BULK_QUEUE_NAME, processor, {
       connection: this.connection,
       prefix: this.prefix,
@@ -82,6 +92,8 @@ export class BulkWorker {
       maxStalledCount: BULK_MAX_STALLED_COUNT,
     });
     this.worker = worker;
+    held = this.options.heldDocuments.register(worker, config.BULK_WORKER_CONCURRENCY);
+    worker.on('active', (job) => held?.add(job));
     worker.on('error', (error) => logger.debug({ err: error }, 'bulk worker error'));
     worker.on('failed', (job, error) => void this.onFailed(job, error));
     stripWhenFinished(worker, this.options.redis, logger, { onComplete: false });
