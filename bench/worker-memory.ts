@@ -4,10 +4,12 @@
  * a real worker process through the queue. Prints the worker's peak RSS (VmHWM from /proc) per profile next to
  * its WORKER_MAX_RSS_MB, and whether the watchdog had to recycle it.
  *
- *   npm run bench:worker-memory [-- --profile .env.production] [--rounds N] [--inline] [--redis-url redis://127.0.0.1:6379]
+ *   npm run bench:worker-memory [-- --profile .env.production] [--rounds N] [--inline] [--with-bulk] [--redis-url ...]
  *
  * Jobs are added as the API adds them (shared/job-documents.ts: documents in a list beside a job this large);
- * --inline adds them with their documents in the job data instead, as before that, to compare.
+ * --inline adds them with their documents in the job data instead, as before that, to compare. --with-bulk also
+ * sends the worst bulk job through a real API at the same time: documents as long as one may be (MAX_BODY_BYTES
+ * characters), as many as MAX_BULK_BODY_BYTES holds, each a chunk of its own.
  *
  * The worker runs as npm start runs it (WORKER_NODE_ARGS as NODE_OPTIONS, MALLOC_ARENA_MAX=2); set NODE_OPTIONS
  * or MALLOC_ARENA_MAX in the environment to compare (NODE_OPTIONS=' ' for V8's default heap).
@@ -20,7 +22,7 @@ import { parseArgs, parseEnv } from 'node:util';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { WORKER_NODE_ARGS } from '../scripts/lib/service.ts';
-import { loadConfig } from '../shared/config.ts';
+import { loadConfig, type Config } from '../shared/config.ts';
 import { addRerankJob } from '../shared/job-documents.ts';
 import { QUEUE_NAME, RERANK_JOB, type RerankJobData } from '../shared/queue.ts';
 import { RECYCLE_EXIT_CODE } from '../worker/memory-watchdog.ts';
@@ -34,12 +36,13 @@ const { values: flags } = parseArgs({
     profile: { type: 'string', multiple: true },
     rounds: { type: 'string', default: '1' },
     inline: { type: 'boolean', default: false },
+    'with-bulk': { type: 'boolean', default: false },
   },
 });
 const REDIS_URL = flags['redis-url'];
 const PROFILES = flags.profile ?? ['.env.dev', '.env.production', '.env.minimal'];
 /** Settings that shape the worker's memory; the rest of a profile (HOST, LOG_LEVEL, ...) does not matter here. */
-const WORKER_SETTINGS = ['MAX_SEQ_LENGTH', 'MAX_DOCUMENTS', 'MAX_BODY_BYTES', 'INTRA_OP_THREADS', 'TOKEN_BUDGET', 'WORKER_CONCURRENCY', 'WORKER_MAX_RSS_MB', 'WORKER_MAX_ACTIVE_TEXT_MB'];
+const WORKER_SETTINGS = ['MAX_SEQ_LENGTH', 'MAX_DOCUMENTS', 'MAX_BODY_BYTES', 'INTRA_OP_THREADS', 'TOKEN_BUDGET', 'WORKER_CONCURRENCY', 'WORKER_MAX_RSS_MB', 'WORKER_MAX_ACTIVE_TEXT_MB', 'BULK_WORKER_CONCURRENCY'];
 
 const WORDS = 'tides rise fall sea levels caused combined effects gravitational forces moon sun ocean bay fundy'.split(' ');
 function passage(chars: number, salt: number): string {
@@ -67,6 +70,27 @@ interface ProfileResult {
   capMb: number;
   recycles: number;
   seconds: number;
+  /** The bulk job sent beside the jobs (--with-bulk): documents x characters. */
+  bulk?: string;
+}
+
+/** Sends the worst bulk job (see the top) to the API at `base`; resolves its shape and a promise of its end. */
+async function worstBulkJob(base: string, config: Config): Promise<{ shape: string; done: Promise<void> }> {
+  const chars = config.MAX_BODY_BYTES;
+  const count = Math.max(1, Math.floor((config.MAX_BULK_BODY_BYTES * 0.95) / chars));
+  const body = JSON.stringify({ query: 'what moves the sea', documents: Array.from({ length: count }, (_, i) => passage(chars, i)) });
+  const reply = await fetch(`${base}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const accepted = (await reply.json()) as { status_url?: string };
+  if (reply.status !== 202) throw new Error(`bulk job refused: ${reply.status} ${JSON.stringify(accepted)}`);
+  const done = (async () => {
+    for (const deadline = Date.now() + 600_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+      const status = (await (await fetch(`${base}${accepted.status_url}`)).json()) as { status: string; error?: unknown };
+      if (status.status === 'completed') return;
+      if (status.status === 'failed') throw new Error(`bulk job failed: ${JSON.stringify(status.error)}`);
+    }
+    throw new Error('bulk job still running after 10 minutes');
+  })();
+  return { shape: `${count} x ${chars}`, done };
 }
 
 async function runProfile(profile: string, modelDir: string): Promise<ProfileResult> {
@@ -88,6 +112,9 @@ async function runProfile(profile: string, modelDir: string): Promise<ProfileRes
   const redis = new Redis(REDIS_URL);
   // As the supervisor does: a worker that recycles itself (exit 75) is replaced; its peak still counts.
   let worker = spawnService({ entry: 'worker/main.ts', env: { ...env, LOG_LEVEL: 'info' } });
+  // The API with the profile's own limits, serving the worker's model.
+  const apiEnv = { ...fileEnv, ...env, NODE_OPTIONS: '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info' };
+  const api = flags['with-bulk'] ? spawnService({ entry: 'api/main.ts', env: apiEnv }) : undefined;
   let recycles = 0;
   let peakMb = 0;
   const sample = () => {
@@ -107,7 +134,9 @@ async function runProfile(profile: string, modelDir: string): Promise<ProfileRes
   try {
     await events.waitUntilReady();
     await worker.waitForLine((line) => line.msg === 'worker ready', 120_000);
+    const listening = await api?.waitForLine((line) => line.msg === 'api listening');
     const started = performance.now();
+    const bulk = listening ? await worstBulkJob(`http://127.0.0.1:${String(listening.port)}`, config) : undefined;
     const documents = Array.from({ length: config.MAX_DOCUMENTS }, (_, i) => passage(docChars, i));
     let finished = 0;
     const allDone = new Promise<void>((resolve, reject) => {
@@ -122,13 +151,14 @@ async function runProfile(profile: string, modelDir: string): Promise<ProfileRes
       else await addRerankJob(queue, redis, RERANK_JOB, data, `bench-${i}`);
     }
     await allDone;
+    await bulk?.done;
     sample();
     const settings = Object.fromEntries(WORKER_SETTINGS.map((key) => [key, config[key as keyof typeof config] as number]));
-    return { profile, settings, maxDocuments: config.MAX_DOCUMENTS, docChars, jobs, peakMb, capMb: config.WORKER_MAX_RSS_MB, recycles, seconds: (performance.now() - started) / 1000 };
+    return { profile, settings, maxDocuments: config.MAX_DOCUMENTS, docChars, jobs, peakMb, capMb: config.WORKER_MAX_RSS_MB, recycles, seconds: (performance.now() - started) / 1000, bulk: bulk?.shape };
   } finally {
     stopped = true;
     clearInterval(sampler);
-    await worker.stop();
+    await Promise.all([worker.stop(), api?.stop()]);
     await events.close();
     await queue.close();
     redis.disconnect();
@@ -141,7 +171,7 @@ process.stdout.write(`worker memory, worst allowed inputs; model ${modelDir} (ra
 const nodeOptions = process.env.NODE_OPTIONS ?? WORKER_NODE_ARGS.join(' ');
 process.stdout.write(`worker NODE_OPTIONS=${nodeOptions} MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '2'}\n`);
 process.stdout.write(`documents ${flags.inline ? 'inline in the job data (--inline)' : 'as the API stores them (a list beside each job)'}\n\n`);
-process.stdout.write('profile          concurrency  docs x chars   jobs  peak RSS  cap  recycles  seconds\n');
+process.stdout.write('profile          concurrency  docs x chars   jobs  peak RSS  cap  recycles  seconds  bulk job beside them\n');
 for (const profile of PROFILES) {
   const r = await runProfile(profile, modelDir);
   const shape = `${r.maxDocuments} x ${r.docChars}`;
@@ -153,7 +183,8 @@ for (const profile of PROFILES) {
     `${String(r.peakMb).padStart(5)} MB`,
     String(r.capMb).padStart(4),
     ` ${String(r.recycles).padStart(8)}`,
-    r.seconds.toFixed(1),
+    r.seconds.toFixed(1).padStart(7),
+    r.bulk ? ` ${r.bulk}` : '',
   ];
   process.stdout.write(`${cells.join(' ')}\n`);
 }
