@@ -15,7 +15,8 @@ import { ServiceError } from '../shared/errors.ts';
 
 type Done = (error: Error | null, value?: unknown) => void;
 
-const invalidJson = (error: unknown) => new ServiceError('INVALID_JSON', undefined, { reason: (error as Error).message });
+const invalidJson = (error: unknown) =>
+  new ServiceError('INVALID_JSON', undefined, { reason: (error as Error).message });
 const EMPTY_BODY = 'The request body is empty.';
 
 /** One JSON text fed in pieces; `value()` is the parsed value, or throws INVALID_JSON. */
@@ -82,7 +83,9 @@ export function jsonBodyParser(defaultLimit: number) {
       }
     };
     const onEnd = () => {
-      if (!Number.isNaN(declared) && received !== declared) return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
+      if (!Number.isNaN(declared) && received !== declared) {
+        return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
+      }
       if (invalid) return finish(invalid);
       try {
         finish(null, json.value());

@@ -39,7 +39,8 @@ export function documentsListOf(data: unknown): DocumentsList | undefined {
   if (typeof list !== 'object' || list === null) return undefined;
   const { key, count, chars } = list as Record<string, unknown>;
   const isCount = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
-  return typeof key === 'string' && isCount(count) && isCount(chars) ? { key, count: count as number, chars: chars as number } : undefined;
+  if (typeof key !== 'string' || !isCount(count) || !isCount(chars)) return undefined;
+  return { key, count: count as number, chars: chars as number };
 }
 
 /** Number of documents of rerank job data in either form (0 when it has none). */
@@ -50,9 +51,11 @@ export function documentCountOf(data: unknown): number {
   return Array.isArray(documents) ? documents.length : 0;
 }
 
-function textChars(documents: readonly string[]): number {
+/** Characters of the strings among `documents` (job data read back from Redis may hold anything); 0 for a non-array. */
+export function textChars(documents: unknown): number {
+  if (!Array.isArray(documents)) return 0;
   let chars = 0;
-  for (const document of documents) chars += document.length;
+  for (const document of documents) if (typeof document === 'string') chars += document.length;
   return chars;
 }
 
@@ -98,7 +101,8 @@ export async function addRerankJob(
   }
   // A key of its own per add (the job id only helps people reading Redis): a list being written is never one
   // that an earlier job of the same id is still reading or deleting.
-  const list: DocumentsList = { key: `${queue.toKey('docs')}:${jobId}:${randomUUID()}`, count: data.documents.length, chars };
+  const key = `${queue.toKey('docs')}:${jobId}:${randomUUID()}`;
+  const list: DocumentsList = { key, count: data.documents.length, chars };
   try {
     await writeList(redis, list.key, data.documents);
   } catch (error) {

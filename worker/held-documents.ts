@@ -7,7 +7,7 @@
  * again as jobs end. Small jobs still run at full concurrency; a single job larger than the bound still runs.
  */
 import type { Job } from 'bullmq';
-import { documentsListOf } from '../shared/job-documents.ts';
+import { documentsListOf, textChars } from '../shared/job-documents.ts';
 
 /** BullMQ's Worker: its concurrency setter is what stops the fetching. */
 export interface ConcurrencyControl {
@@ -73,15 +73,6 @@ function documentChars(data: unknown): number {
   const list = documentsListOf(data);
   if (list) return list.chars;
   const { documents, segments } = (data ?? {}) as { documents?: unknown; segments?: unknown };
-  if (Array.isArray(segments)) {
-    return segments.reduce((sum: number, segment) => sum + textOf((segment as { documents?: unknown })?.documents), 0);
-  }
-  return textOf(documents);
-}
-
-function textOf(documents: unknown): number {
-  if (!Array.isArray(documents)) return 0;
-  let chars = 0;
-  for (const document of documents) if (typeof document === 'string') chars += document.length;
-  return chars;
+  if (!Array.isArray(segments)) return textChars(documents);
+  return segments.reduce((sum: number, segment) => sum + textChars((segment as { documents?: unknown })?.documents), 0);
 }

@@ -91,7 +91,8 @@ function checkLengths(documents: readonly string[], limit: number, request?: num
   const index = documents.findIndex((document) => document.length > limit);
   if (index === -1) return;
   const where = request === undefined ? '' : `requests[${request}].`;
-  const message = `${where}documents[${index}] has ${documents[index]!.length} characters; at most ${limit} per document.`;
+  const length = documents[index]!.length;
+  const message = `${where}documents[${index}] has ${length} characters; at most ${limit} per document.`;
   throw new ServiceError('DOCUMENT_TOO_LONG', message, { index, limit, ...(request === undefined ? {} : { request }) });
 }
 
