@@ -88,7 +88,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   // JSON only: any other content type (text/plain included) is a 415.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', jsonBodyParser(config.MAX_BODY_BYTES));
+  app.addContentTypeParser('application/json', jsonBodyParser(config));
 
   // While closing, refuse new requests in our own envelope (Fastify's built-in 503 has another shape), and end
   // each connection after its response: an idle keep-alive connection would hold close() up until it times out.

@@ -11,7 +11,9 @@
 import type { Readable } from 'node:stream';
 import { JSONParser } from '@streamparser/json';
 import { errorCodes, type FastifyRequest } from 'fastify';
+import type { Config } from '../shared/config.ts';
 import { ServiceError } from '../shared/errors.ts';
+import { routeBodyLimit } from './plugins/body-guard.ts';
 
 type Done = (error: Error | null, value?: unknown) => void;
 
@@ -54,12 +56,14 @@ export class IncrementalJson {
   }
 }
 
-/** The parser for `application/json`; `defaultLimit` applies where a route sets no body limit of its own. */
-export function jsonBodyParser(defaultLimit: number) {
+/**
+ * The parser for `application/json`. A declared Content-Length over the route's limit never gets here (body-guard.ts
+ * refuses it before the body is read); a chunked body is counted as it streams.
+ */
+export function jsonBodyParser(config: Pick<Config, 'MAX_BODY_BYTES'>) {
   return (request: FastifyRequest, payload: Readable, done: Done): void => {
-    const limit = request.routeOptions.bodyLimit ?? defaultLimit;
+    const limit = routeBodyLimit(request, config);
     const declared = Number(request.headers['content-length']);
-    if (declared > limit) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
     const json = new IncrementalJson();
     let received = 0;
     // Invalid JSON is answered once the body is in (as body-guard.ts does): a client cut off in the middle of its

@@ -43,12 +43,24 @@ export function documentsListOf(data: unknown): DocumentsList | undefined {
   return { key, count: count as number, chars: chars as number };
 }
 
-/** Number of documents of rerank job data in either form (0 when it has none). */
+/** The document arrays job data carries inline: a /rerank job's documents, or a bulk chunk's segments'. */
+function inlineArrays(data: unknown): unknown[][] {
+  const { documents, segments } = (data ?? {}) as { documents?: unknown; segments?: unknown };
+  if (!Array.isArray(segments)) return Array.isArray(documents) ? [documents] : [];
+  return segments.map((segment) => (segment as { documents?: unknown } | null)?.documents).filter(Array.isArray);
+}
+
+/** Number of documents of job data in any form (a list, inline, a bulk chunk); 0 when it has none. */
 export function documentCountOf(data: unknown): number {
-  const list = documentsListOf(data);
-  if (list) return list.count;
-  const documents = (data as { documents?: unknown } | null)?.documents;
-  return Array.isArray(documents) ? documents.length : 0;
+  return documentsListOf(data)?.count ?? inlineArrays(data).reduce((sum, documents) => sum + documents.length, 0);
+}
+
+/**
+ * Characters of the documents of job data in any form. A list's are not in memory when the job becomes active,
+ * but will be for its whole run (worker/held-documents.ts counts them from then).
+ */
+export function documentCharsOf(data: unknown): number {
+  return documentsListOf(data)?.chars ?? inlineArrays(data).reduce((sum, documents) => sum + textChars(documents), 0);
 }
 
 /** Characters of the strings among `documents` (job data read back from Redis may hold anything); 0 for a non-array. */

@@ -9,18 +9,12 @@ import { deleteDocumentsList, documentCountOf } from '../shared/job-documents.ts
 import type { Logger } from '../shared/logger.ts';
 import { strippedJobData, type RedisClient } from '../shared/queue.ts';
 
-function documentCount(data: unknown): number {
-  const { segments } = (data ?? {}) as { segments?: { documents: unknown[] }[] };
-  if (!Array.isArray(segments)) return documentCountOf(data);
-  return segments.reduce((sum, segment) => sum + segment.documents.length, 0);
-}
-
 async function strip(job: Job, redis: RedisClient, logger: Logger): Promise<void> {
   const data = job.data as { stripped?: boolean; query?: unknown; segments?: { query: unknown }[] };
   if (data?.stripped) return;
   try {
     await deleteDocumentsList(redis, data);
-    await job.updateData(strippedJobData({ query: data?.query ?? data?.segments?.[0]?.query }, documentCount(data)));
+    await job.updateData(strippedJobData({ query: data?.query ?? data?.segments?.[0]?.query }, documentCountOf(data)));
   } catch (error) {
     // Removed meanwhile (retention, a DELETE): nothing left to strip.
     logger.debug({ err: error, jobId: job.id }, 'could not strip a finished job');

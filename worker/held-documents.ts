@@ -7,7 +7,7 @@
  * again as jobs end. Small jobs still run at full concurrency; a single job larger than the bound still runs.
  */
 import type { Job } from 'bullmq';
-import { documentsListOf, textChars } from '../shared/job-documents.ts';
+import { documentCharsOf } from '../shared/job-documents.ts';
 
 /** BullMQ's Worker: its concurrency setter is what stops the fetching. */
 export interface ConcurrencyControl {
@@ -44,7 +44,7 @@ export class HeldDocuments {
       add: (job) => {
         const id = String(job.id);
         if (gate.held.has(id)) return;
-        const chars = documentChars(job.data);
+        const chars = documentCharsOf(job.data);
         gate.held.set(id, chars);
         this.heldChars += chars;
         this.adjust();
@@ -65,14 +65,4 @@ export class HeldDocuments {
       worker.concurrency = full ? Math.max(1, held.size) : maxConcurrency;
     }
   }
-}
-
-/** Characters of a /rerank job's documents (inline or in a list) or of a bulk chunk's segments. */
-function documentChars(data: unknown): number {
-  // A list's documents are not in memory yet at 'active', but will be for the whole run.
-  const list = documentsListOf(data);
-  if (list) return list.chars;
-  const { documents, segments } = (data ?? {}) as { documents?: unknown; segments?: unknown };
-  if (!Array.isArray(segments)) return textChars(documents);
-  return segments.reduce((sum: number, segment) => sum + textChars((segment as { documents?: unknown })?.documents), 0);
 }

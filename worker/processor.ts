@@ -28,7 +28,7 @@ export interface ProcessorOptions {
 /** The fields of a BullMQ job the processor reads; tests pass plain objects. */
 export type ProcessableJob = Pick<Job<unknown>, 'id' | 'data' | 'timestamp' | 'processedOn'>;
 
-type ScoredInput = Pick<RerankJobData, 'query' | 'documents' | 'documentsList' | 'raw' | 'chunk'>;
+type ScoredInput = Pick<RerankJobData, 'query' | 'documents' | 'raw' | 'chunk'>;
 
 /** Why the data cannot be scored, or undefined when its shape is right. */
 export function jobDataProblem(data: unknown): string | undefined {

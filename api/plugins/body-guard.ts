@@ -18,6 +18,11 @@ declare module 'fastify' {
   }
 }
 
+/** The body limit of the request's route: a route may raise its own (bulk jobs); unknown routes have the app's. */
+export function routeBodyLimit(request: FastifyRequest, config: Pick<Config, 'MAX_BODY_BYTES'>): number {
+  return request.routeOptions.bodyLimit ?? config.MAX_BODY_BYTES;
+}
+
 const isJson = (contentType: string | undefined) =>
   (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase() === 'application/json';
 
@@ -64,8 +69,7 @@ class GuardedBody extends Transform {
 
 export const bodyGuardPlugin = fp(
   async (app: FastifyInstance, { config }: { config: Config }) => {
-    // A route may raise its own limit (bulk jobs); unknown routes have the app's.
-    const bodyLimit = (request: FastifyRequest) => request.routeOptions.bodyLimit ?? config.MAX_BODY_BYTES;
+    const bodyLimit = (request: FastifyRequest) => routeBodyLimit(request, config);
     const budget = new BodyBudget(config.MAX_INFLIGHT_BODY_BYTES);
     app.decorate('bodyBudget', budget);
 
